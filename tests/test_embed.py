@@ -520,13 +520,14 @@ def test_load_embedder_objects(tmp_path):
 def test_load_unknown_spec(spec):
     with pytest.raises(EmbedderError, match="unknown embedder") as info:
         load_embedder(spec)
-    assert "expected minilm, hashing[:DIM], clip:PATH or sum:SPEC" in str(info.value)
+    assert "expected minilm[:bf16], hashing[:DIM], clip:PATH or sum:SPEC" in str(info.value)
 
 
 def test_unknown_spec_message_exact():
     with pytest.raises(EmbedderError) as info:
         load_embedder("xyz")
-    assert str(info.value) == "unknown embedder 'xyz': expected minilm, hashing[:DIM], clip:PATH or sum:SPEC"
+    expected = "unknown embedder 'xyz': expected minilm[:bf16], hashing[:DIM], clip:PATH or sum:SPEC"
+    assert str(info.value) == expected
 
 
 def test_token_sum_embedder_is_additive():

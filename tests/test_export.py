@@ -13,8 +13,7 @@ from PIL import Image
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from edpbrl.app.sessions import SessionManager, restore  # noqa: E402
-from edpbrl.app.store import SQLiteStore  # noqa: E402
+from edpbrl.app.sessions import SessionManager  # noqa: E402
 from edpbrl.export import (  # noqa: E402
     FORMATS,
     TRL_INSTRUCTION,
@@ -26,6 +25,8 @@ from edpbrl.export import (  # noqa: E402
     trl_prompt,
 )
 from edpbrl.render import ImageCache  # noqa: E402
+from edpbrl.replay import restore  # noqa: E402
+from edpbrl.store import SQLiteStore  # noqa: E402
 
 SLOTS = {
     "1_subject.txt": ["a lighthouse", "a red fox", "an old library", "a paper boat", "a clockwork owl"],

@@ -4,16 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from edpbrl.baselines import (
-    greedy_logdet,
-    info_factors,
-    logdet_gains,
-    random_pool,
-    surrogate_options,
-)
+from edpbrl.design.pool import greedy_logdet, info_factors, logdet_gains
 from edpbrl.errors import EdpbrlError
 from edpbrl.personalizer import Personalizer
-from edpbrl.strategies import METHODS, AdaptiveDesignStrategy, make_strategy
+from edpbrl.strategies import STRATEGIES as METHODS
+from edpbrl.strategies import AdaptiveDesignStrategy, make_strategy
+from edpbrl.strategies.candidates import random_pool, surrogate_options
 from edpbrl.users import LinearUser
 
 
@@ -146,7 +142,6 @@ def test_greedy_design_beats_sampling_from_the_same_design(tiny_vocab_dir):
     """Greedy rounding must realise more log det than i.i.d. episodes from the same design."""
     import torch
 
-    from edpbrl.baselines import info_factors, surrogate_options
     from edpbrl.personalizer import Personalizer
 
     def logdet(p, eps):

@@ -6,7 +6,10 @@ Both classes expose the same "design domain" used by the solvers:
 * ``offsets`` (H+1,): rows of step h are ``offsets[h]:offsets[h+1]``;
 * ``uniform()`` (N,): visitation of the uniformly random policy (a feasible start);
 * ``best_response(reward (N,))`` → (vertex id, visitation (N,)): the linear oracle;
-* ``vertex_visitation(vertex id)`` (N,).
+* ``vertex_visitation(vertex id)`` (N,);
+* ``product_of_simplices``: whether the polytope is one simplex per step (the fast solvers' case).
+
+Both satisfy :class:`edpbrl.design.domain.DesignDomain`.
 
 :class:`TabularMDP` is the general case (sparse transitions, per-step features).
 :class:`PromptMDP` is the paper's prompt MDP (state = slot index, one token per slot): its
@@ -40,6 +43,8 @@ class TabularMDP:
     (H, S, A, d); valid: optional (S, A) bool mask of allowed actions.
     Row index of (h, s, a) is h·S·A + s·A + a. A vertex is a deterministic policy (H, S).
     """
+
+    product_of_simplices = False
 
     def __init__(
         self,
@@ -151,6 +156,8 @@ class PromptMDP:
     A vertex is one token index per slot; the visitation polytope is a product of simplices.
     """
 
+    product_of_simplices = True
+
     def __init__(
         self,
         vocabulary: Vocabulary,
@@ -180,6 +187,19 @@ class PromptMDP:
         self.horizon = vocabulary.horizon
         sizes = torch.tensor([0] + vocabulary.sizes, device=device)
         self.offsets = torch.cumsum(sizes, 0)
+
+    @classmethod
+    def from_embedder(
+        cls,
+        vocabulary: Vocabulary,
+        embedder,
+        *,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float64,
+    ) -> PromptMDP:
+        """The prompt MDP whose token features are ``embedder.encode`` of each slot's entries."""
+        feats = [embedder.encode(list(s.entries)) for s in vocabulary.slots]
+        return cls(vocabulary, feats, device=device, dtype=dtype)
 
     def slot_features(self, h: int) -> Tensor:
         return self.features[self.offsets[h] : self.offsets[h + 1]]

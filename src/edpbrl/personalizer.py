@@ -23,8 +23,10 @@ from .embed import embedder_spec, load_embedder
 from .errors import EdpbrlError, SessionError
 from .mdp import PromptMDP
 from .prompts import beam_search
-from .strategies import Strategy, StrategyContext, make_strategy
+from .strategies import Strategy, StrategyContext, check_plan, make_strategy
 from .vocab import Vocabulary
+
+FEEDBACK = ("dense", "final")  # dense: one question per slot over prefixes; final: one per episode
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,8 @@ class Personalizer:
             raise EdpbrlError(f"episodes must be a positive integer, got {episodes!r}")
         if not (isinstance(lam, int | float) and lam > 0):
             raise EdpbrlError(f"λ must be > 0, got {lam}")
-        if feedback not in ("dense", "final"):
-            raise EdpbrlError(f"feedback must be 'dense' or 'final', got {feedback!r}")
+        if feedback not in FEEDBACK:
+            raise EdpbrlError(f"feedback must be one of {', '.join(FEEDBACK)}, got {feedback!r}")
         small = [(s.name, len(s)) for s in vocabulary.slots if 1 < len(s) < k]
         if small:
             raise EdpbrlError(f"K={k} is larger than slot '{small[0][0]}' ({small[0][1]} entries)")
@@ -90,9 +92,8 @@ class Personalizer:
             device,
         )
         self.config = config or {}
-        feats = [embedder.encode(list(s.entries)) for s in vocabulary.slots]
-        self.token_features = [np.asarray(f, dtype=np.float64) for f in feats]
-        self.mdp = PromptMDP(vocabulary, self.token_features, device=device)
+        self.mdp = PromptMDP.from_embedder(vocabulary, embedder, device=device)
+        self.token_features = [self.mdp.slot_features(h).cpu().numpy() for h in range(vocabulary.horizon)]
         self.dim = self.mdp.dim
         self.strategy = strategy or make_strategy(method, criterion=criterion, tol=tol, device=device)
         self.ctx = StrategyContext(
@@ -172,7 +173,7 @@ class Personalizer:
 
     # -- planning --------------------------------------------------------------------------
     def _plan(self, n: int) -> None:
-        eps = self.strategy.plan(self.ctx, n)
+        eps = check_plan(self.strategy.plan(self.ctx, n), self.ctx, n, f"method '{self.method}'")
         for ep in eps:
             e = len(self._episodes)
             self._episodes.append(ep)
@@ -298,8 +299,10 @@ class Personalizer:
         return np.stack([r.features for r in ans]), np.array([r.choice for r in ans])
 
     def _sync_context(self) -> None:
+        """Bring the strategy's context up to date: the answers and the model fitted on them."""
         X, y = self._answered()
         self.ctx.X, self.ctx.y = list(X), list(y)
+        self.ctx.model = self.fit_result() if len(y) else None
 
     # -- estimation ------------------------------------------------------------------------
     def fit_result(self):

@@ -1,4 +1,4 @@
-"""Simulated users and the paper's evaluation metrics (METHOD.md §4).
+"""Simulated users and the paper's evaluation metrics (cosine and preference error).
 
 A linear user has a taste vector θ* (d,) and a rationality β (inverse temperature): shown options
 with features X (K, d) it picks k with probability softmax_k(β θ*ᵀ x_k) — sampled, not argmax.

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from edpbrl.app.sessions import ReplayError, SessionManager, replay, restore
-from edpbrl.app.store import AlreadyAnswered, SQLiteStore, StoreError, open_store
+from edpbrl.app.sessions import SessionManager
+from edpbrl.replay import ReplayError, replay, restore
+from edpbrl.store import AlreadyAnswered, SQLiteStore, StoreError, open_store
 
 
 def _question(store, sid, idx=0, options=("a", "b", "c")):

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from edpbrl.design.common import evaluate as _evaluate
 from edpbrl.design.criteria import interchange_matrix, make_criterion
 from edpbrl.design.information import direction_terms, surrogate_information
-from edpbrl.design.solvers import _evaluate
 from edpbrl.errors import DesignError
 
 torch.set_default_dtype(torch.float64)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from edpbrl.design.common import evaluate as _evaluate
+from edpbrl.design.common import prepare as _prepare
 from edpbrl.design.simplex import simplex_design
-from edpbrl.design.solvers import _evaluate, _prepare
 from edpbrl.mdp import PromptMDP
 from edpbrl.vocab import Vocabulary
 

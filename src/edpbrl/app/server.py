@@ -25,8 +25,8 @@ from .. import __version__
 from ..errors import EdpbrlError
 from ..export import FORMATS, build_export, public_id
 from ..render import Generator, ImageCache, load_generator, seed_for
+from ..store import AlreadyAnswered, open_store
 from .sessions import ConflictError, InvalidAnswer, Runtime, SessionManager
-from .store import AlreadyAnswered, open_store
 
 HERE = Path(__file__).parent
 _SID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
@@ -95,7 +95,9 @@ def create_app(
     else:
         gen = generator
     if image_dir is None:
-        image_dir = store.path.with_name(store.path.stem + "-images")
+        image_dir = store.media_dir()
+        if image_dir is None:
+            raise EdpbrlError(f"the store {store.url} has no local directory: give image_dir")
     cache = ImageCache(image_dir)
     manager = SessionManager(
         store, vocab=vocab, embedder=embedder, k=int(k), episodes=int(episodes), factory=factory
@@ -289,7 +291,7 @@ def create_app(
                 "res": res,
                 "cert": row["certificate"] or {},
                 "done": done,
-                "formats": ["jsonl", "trl", "pickapic", "theta", "npy"],
+                "formats": list(FORMATS),
                 "episodes": max(1, min(manager.episodes, 10)),
                 "public": public_id(rt.sid),
             },
@@ -386,7 +388,7 @@ def create_app(
         if format not in FORMATS:
             raise HTTPException(422, f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
         p = None
-        if format in ("theta", "npy"):
+        if FORMATS.get(format).needs_model:
             p = ready(rt).p
             with rt.lock:
                 exp = build_export(store, rt.sid, format, personalizer=p)

@@ -1,8 +1,7 @@
 """Live sessions: one ``Personalizer`` per session, kept in memory, rebuilt from the store on demand.
 
-The store is the source of truth; an in-memory personalizer is a cache of
-``Personalizer.from_config(config)`` followed by a replay of the live answers (and of any
-``extend`` calls at the point they were made). Designs and replays run in background threads and
+The store is the source of truth; an in-memory personalizer is a cache of what
+:func:`edpbrl.replay.restore` rebuilds from it. Designs and replays run in background threads and
 report progress, so no HTTP request waits on them.
 """
 
@@ -17,11 +16,8 @@ from typing import Any
 
 from ..errors import SessionError
 from ..render import seed_for
-from .store import SQLiteStore
-
-
-class ReplayError(SessionError):
-    """Stored answers no longer match the questions the design produces."""
+from ..replay import restore
+from ..store import Store
 
 
 def _one_line(exc: BaseException) -> str:
@@ -45,50 +41,6 @@ class Runtime:
         self.progress = {"done": int(done), "total": int(total), "message": str(message)}
 
 
-def replay(p, answers: list[dict], extensions: list[dict] | None = None) -> None:
-    """Re-apply stored live answers to a fresh personalizer, checking each question matches."""
-    pending = sorted(extensions or [], key=lambda e: e["after"])
-    for i, a in enumerate(answers):
-        while pending and pending[0]["after"] <= i:
-            p.extend(pending.pop(0)["episodes"])
-        q = p.ask()
-        if q is None or list(q.options) != list(a["options"]) or q.index != a["idx"]:
-            raise ReplayError(
-                f"stored answer {i + 1} does not match the question the design asks; "
-                "the session cannot be resumed with this version of the vocabulary or encoder"
-            )
-        if a["action"] == "skip":
-            p.skip(q)
-        elif a["action"] == "no_preference":
-            p.tell(q, None)
-        else:
-            p.tell(q, int(a["choice"]))
-    for e in pending:
-        p.extend(e["episodes"])
-
-
-def restore(store: SQLiteStore, sid: str, *, embedder: Any = None, progress: Callable | None = None):
-    """A personalizer for a stored session, in the state its live answers put it in.
-
-    ``embedder``: an encoder object to use instead of the one named in the stored config (needed
-    when the session was designed with an object rather than a spec string).
-    """
-    from ..personalizer import Personalizer
-
-    row = store.get_session(sid)
-    if row is None or row["config"] is None:
-        raise SessionError("this session has no design yet")
-    cfg = dict(row["config"])
-    if embedder is not None and not isinstance(embedder, str):
-        cfg["embedder"] = embedder
-    # from_config recomputes the design (seconds to minutes): report its progress too
-    p = Personalizer.from_config(cfg, progress=progress) if progress else Personalizer.from_config(cfg)
-    if progress is not None:
-        progress(0, 1, "replaying answers")
-    replay(p, store.live_answers(sid), row["extensions"])
-    return p
-
-
 class SharedEmbedder:
     """One encoder for every session of a server (loaded once), safe to call from many threads."""
 
@@ -110,7 +62,7 @@ class SessionManager:
 
     def __init__(
         self,
-        store: SQLiteStore,
+        store: Store,
         *,
         vocab: Any = None,
         embedder: Any = None,

@@ -1,4 +1,4 @@
-"""Information matrices of the design problem (METHOD.md §2–3).
+"""Information matrices of the design problem (the θ-agnostic surrogate and the MNL Fisher).
 
 Notation (shapes): ``Phi`` (N, d) — the feature of every row, where a row is one (step, state,
 action) of the MDP, rows contiguous by step; ``offsets`` (H+1,) — rows of step h are

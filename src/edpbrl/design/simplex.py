@@ -38,9 +38,10 @@ from __future__ import annotations
 import torch
 
 from ..errors import DesignError
+from .common import Logger, Progress, State, finish, group_stats, prepare
 from .criteria import Criterion
 from .linesearch import exact_line_search
-from .solvers import Design, Progress, _finish, _group_stats, _Logger, _prepare, _State
+from .result import Design
 
 Tensor = torch.Tensor
 
@@ -67,7 +68,7 @@ def simplex_design(
 ) -> Design:
     """Active-set Newton for the product of simplices (see the module docstring).
 
-    Same arguments and result as :func:`~edpbrl.design.solvers.multiplicative`: ``domain`` with
+    Same arguments and result as :func:`~edpbrl.design.multiplicative.multiplicative`: ``domain`` with
     ``features`` (N, d), ``offsets`` (H+1,) and ``uniform()``; ``prior`` (d, d) replaces I in λI;
     ``extra`` (d, d) is added to M; stops when the relative FW gap ≤ ``tol`` or after ``max_iter``
     Newton steps. ``initial`` and ``candidates`` are the rows per slot of the first working set
@@ -75,13 +76,13 @@ def simplex_design(
     over all N rows at the returned weights.
     """
     T = float(episodes)
-    Phi, offsets, prior, crit = _prepare(domain, T, lam, prior, criterion, V, dtype, device)
+    Phi, offsets, prior, crit = prepare(domain, T, lam, prior, criterion, V, dtype, device)
     d = Phi.shape[1]
     base = lam * (torch.eye(d, dtype=dtype, device=device) if prior is None else prior)
     if extra is not None:
         base = base + torch.as_tensor(extra, dtype=dtype, device=device)
     pb = _Problem(Phi, offsets, T, 0.5 * (base + base.T), crit)
-    logger = _Logger(verbose, progress, max_iter, NAME)
+    logger = Logger(verbose, progress, max_iter, NAME)
     # start: uniform over the `initial` rows per slot of largest gradient at the uniform design
     w = domain.uniform().to(device=device, dtype=dtype)
     idx = _top_rows(pb.evaluate(w).c, offsets, initial)
@@ -91,7 +92,7 @@ def simplex_design(
     state = pb.evaluate(w)
     it = 0
     while True:
-        _, mx, mean = _group_stats(state.c, w, offsets)
+        _, mx, mean = group_stats(state.c, w, offsets)
         gap = float((mx - mean).sum())
         logger.log(it, state.f, gap)
         if gap <= tol * abs(state.f) or it >= max_iter:
@@ -108,7 +109,7 @@ def simplex_design(
         w = torch.zeros_like(w)
         w[idx] = x
         state = pb.evaluate(w)
-    return _finish(NAME, crit, logger, state, gap, it, tol, w, offsets, T, lam)
+    return finish(NAME, crit, logger, state, gap, it, tol, w, offsets, T, lam)
 
 
 class _Problem:
@@ -140,7 +141,7 @@ class _Problem:
         M = self.T * (U * x[:, None]).T @ U + self.base
         return 0.5 * (M + M.T)
 
-    def evaluate(self, w: Tensor) -> _State:
+    def evaluate(self, w: Tensor) -> State:
         """Information, objective and centred gradient c (N,) over all rows at ``w`` (N,)."""
         sup = torch.nonzero(w > 0).flatten()
         mu = self.means(sup, w[sup])
@@ -148,7 +149,7 @@ class _Problem:
         M = self.information(U, w[sup])
         f, C = self.crit.factor(M)
         Y = self.Phi @ C - torch.repeat_interleave(mu @ C, self.sizes, dim=0)
-        return _State(M, float(f), self.T * (Y * Y).sum(1))
+        return State(M, float(f), self.T * (Y * Y).sum(1))
 
 
 def _top_rows(score: Tensor, offsets: Tensor, k: int) -> Tensor:

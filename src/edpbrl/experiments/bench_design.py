@@ -1,6 +1,6 @@
 """The design benchmark: time to a certified relative FW gap on a realistic instance.
 
-Instance (issue 2): A-criterion, T = 50, λ = 0.1, H slots of n words in dimension d. Features are
+Instance: A-criterion, T = 50, λ = 0.1, H slots of n words in dimension d. Features are
 anisotropic like real embeddings: coordinate i has standard deviation ∝ i^-0.8, plus a shared
 mean direction, rows L2-normalised. ``--features default-vocab`` uses the real embedded default
 vocabulary instead.

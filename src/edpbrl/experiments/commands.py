@@ -195,9 +195,9 @@ def time_methods(
     theta = style_theta(read_style(style), emb)
     out = []
     for m in methods:
-        from ..strategies import _DESIGN_CACHE, make_strategy
+        from ..strategies import clear_design_cache, make_strategy
 
-        _DESIGN_CACHE.clear()  # every method pays for its own design
+        clear_design_cache()  # every method pays for its own design
         strat = make_strategy(m)
         spent = [0.0, 0]
         plan = strat.plan

@@ -2,7 +2,7 @@
 
 For every (style, method, seed) one session runs to the largest budget; θ̂ is fitted after the
 first B episodes for each budget B ("anytime" evaluation), and scored by the cosine error and the
-preference error on 1,000 prompts built from held-out test words (METHOD.md §4). Seeds run in
+preference error on 1,000 prompts built from held-out test words (the paper's protocol). Seeds run in
 parallel processes; each run is deterministic given its seed.
 """
 

@@ -1,4 +1,4 @@
-"""Sweep over the user's rationality β and the regulariser λ (issue 3, experiment b).
+"""Sweep over the user's rationality β and the regulariser λ .
 
 For every (β, λ) the simulation harness runs all methods at one budget; the result is a table of
 cosine and preference error (mean ± s.e.) and a PNG with one panel per λ: error against β, one

@@ -1,14 +1,7 @@
-"""Persistence of app sessions: one small interface, SQLite (WAL, one file) behind it.
+"""The SQLite backend of :class:`~edpbrl.store.base.Store`: one file, WAL journal.
 
-Everything the app must not lose lives here: sessions (style note, settings, the design's config
-and certificate), every question shown (options in the core's order, the shuffled display order,
-per-option seeds, timestamps) and every answer (choice, display position, timestamps; undone answers
-are kept and flagged). Each write is one transaction, committed before the method returns.
-
-``open_store(url)`` picks the backend from a URL or path. Only SQLite is implemented; a PostgreSQL
-backend for multi-user deployments would implement the same methods (the SQL is plain and uses no
-SQLite-only features except ``INSERT OR IGNORE`` and partial indexes, both of which have PostgreSQL
-equivalents).
+Each write is one ``BEGIN IMMEDIATE`` transaction with ``synchronous=FULL``, committed before the
+method returns. Opened from a file path or ``sqlite:///PATH`` (``sqlite:////abs/path``).
 """
 
 from __future__ import annotations
@@ -22,21 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import EdpbrlError
-
-
-class StoreError(EdpbrlError):
-    """The store cannot be opened or was asked something impossible."""
-
-
-class AlreadyAnswered(StoreError):
-    """The question already has an answer that is not undone."""
-
-
-def new_token() -> str:
-    """An unguessable URL-safe session / question id (192 bits)."""
-    return secrets.token_urlsafe(24)
-
+from .base import AlreadyAnswered, StoreError, check_action, new_token
+from .registry import STORES
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -110,8 +90,10 @@ def _row(cur: sqlite3.Cursor, row: tuple) -> dict[str, Any]:
 class SQLiteStore:
     """The SQLite backend. Thread-safe: each call opens its own short-lived connection."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, *, create: bool = True):
         self.path = Path(path).expanduser()
+        if not create and not self.path.is_file():
+            raise StoreError(f"database not found: {self.path}")
         if self.path.parent and not self.path.parent.exists():
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,9 +106,21 @@ class SQLiteStore:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
 
+    @classmethod
+    def from_url(cls, url: str, *, create: bool = True) -> SQLiteStore:
+        """From a path or ``sqlite:///rel.db`` / ``sqlite:////abs.db`` (SQLAlchemy style)."""
+        text = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url
+        if "://" in text:
+            raise StoreError(f"unsupported store URL {url!r} (use a file path or sqlite:///PATH)")
+        return cls(text, create=create)
+
     @property
     def url(self) -> str:
         return f"sqlite:///{self.path}"
+
+    def media_dir(self) -> Path:
+        """``<db stem>-images/`` beside the database file."""
+        return self.path.with_name(self.path.stem + "-images")
 
     @contextmanager
     def _conn(self):
@@ -282,6 +276,7 @@ class SQLiteStore:
         position: int | None = None,
     ) -> int:
         """Insert one answer and commit; ``AlreadyAnswered`` when ``qid`` has a live answer."""
+        check_action(action)
         now = time.time()
         with self._tx() as c:
             q = c.execute(
@@ -352,16 +347,4 @@ class SQLiteStore:
         return {(r["prompt"], r["seed"]): r["path"] for r in rows}
 
 
-def open_store(url: str | os.PathLike) -> SQLiteStore:
-    """A store from a path or URL: ``app.db``, ``sqlite:///rel.db``, ``sqlite:////abs.db``."""
-    text = str(url)
-    if text.startswith(("postgres://", "postgresql://")):
-        raise StoreError(
-            "PostgreSQL stores are not implemented yet; use a SQLite path (the store interface in "
-            "edpbrl/app/store.py is where a PostgreSQL backend goes)"
-        )
-    if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///") :]  # SQLAlchemy style: sqlite:///rel.db, sqlite:////abs.db
-    elif "://" in text:
-        raise StoreError(f"unsupported store URL {text!r} (use a file path or sqlite:///PATH)")
-    return SQLiteStore(text)
+STORES.register("sqlite", SQLiteStore.from_url, help="one SQLite file (WAL): a path or sqlite:///PATH")

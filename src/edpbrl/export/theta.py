@@ -1,0 +1,80 @@
+"""``theta``: θ̂ with its metadata (summary, best prompts, config, certificate) as JSON plus the
+vector as ``.npy`` next to it; ``npy``: only the vector (HTTP convenience)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+
+import numpy as np
+
+from .. import __version__
+from ..store.base import Store
+from .base import Export, Format, dumps, iso, public_id, session_row
+from .registry import register_format
+
+
+def theta_payload(store: Store, sid: str, personalizer=None, *, top: int = 5, n_prompts: int = 4) -> dict:
+    row = session_row(store, sid)
+    p = personalizer
+    if p is None:
+        from ..replay import restore
+
+        p = restore(store, sid)
+    theta = np.asarray(p.fit(), dtype=float)
+    prompts = list(p.best_prompts(n=n_prompts))
+    scores = np.asarray(p.score(prompts), dtype=float).tolist() if prompts else []
+    return {
+        "format": "edpbrl-theta/1",
+        "session": public_id(sid),
+        "style": row["style"],
+        "created_at": iso(row["created_at"]),
+        "exported_at": iso(_dt.datetime.now(tz=_dt.timezone.utc).timestamp()),
+        "edpbrl_version": __version__,
+        "dim": int(theta.shape[0]),
+        "n_answers": int(p.n_answered),
+        "n_questions": int(p.n_questions),
+        "theta": theta.tolist(),
+        "summary": p.summary(top=top),
+        "best_prompts": [{"prompt": t, "score": s} for t, s in zip(prompts, scores, strict=True)],
+        "config": row["config"],
+        "certificate": row["certificate"],
+    }
+
+
+def _npy(theta: list[float]) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(theta, dtype=np.float64), allow_pickle=False)
+    return buf.getvalue()
+
+
+class ThetaFormat(Format):
+    """θ̂ JSON with metadata, plus the vector as .npy."""
+
+    needs_model = True
+
+    def build(self, store: Store, sid: str, *, personalizer=None) -> Export:
+        payload = theta_payload(store, sid, personalizer)
+        pub = public_id(sid)
+        return Export(
+            f"edpbrl-{pub}-theta.json",
+            "application/json",
+            dumps(payload, indent=2).encode("utf-8"),
+            extra={f"edpbrl-{pub}-theta.npy": _npy(payload["theta"])},
+        )
+
+
+class NpyFormat(Format):
+    """θ̂ only, as .npy."""
+
+    needs_model = True
+
+    def build(self, store: Store, sid: str, *, personalizer=None) -> Export:
+        payload = theta_payload(store, sid, personalizer)
+        return Export(
+            f"edpbrl-{public_id(sid)}-theta.npy", "application/octet-stream", _npy(payload["theta"])
+        )
+
+
+register_format("theta", ThetaFormat(), help="θ̂ JSON (summary, best prompts) + .npy")
+register_format("npy", NpyFormat(), help="θ̂ only, as .npy")

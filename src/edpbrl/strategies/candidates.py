@@ -1,0 +1,50 @@
+"""Candidate episodes for the pool-based strategies, and their additive prefix features.
+
+Encoding every prefix of every candidate with the text encoder would cost seconds per candidate
+pool, so the option at step h of a candidate is represented by the **additive surrogate** of its
+prefix, the L2-normalised cumulative sum of its token features (blank tokens have φ = 0):
+
+    x̃_{k,h} = normalise( Σ_{j ≤ h} φ(a_{k,j}) ).
+
+The answered queries themselves are always recorded with the real prefix embeddings; only the
+*selection* uses x̃.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+
+from .base import StrategyContext
+
+Tensor = torch.Tensor
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Run many small linear-algebra calls on one thread (intra-op threading only adds overhead
+    at these sizes, and a lot of it on a busy machine); restores the previous setting."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+def random_pool(ctx: StrategyContext, n: int) -> np.ndarray:
+    """n candidate episodes (n, K, H): every option's token uniform over its slot, i.i.d."""
+    sizes = [len(s) for s in ctx.mdp.vocabulary.slots]
+    out = np.empty((n, ctx.k, len(sizes)), dtype=np.int64)
+    for h, m in enumerate(sizes):
+        out[:, :, h] = ctx.rng.integers(m, size=(n, ctx.k))
+    return out
+
+
+def surrogate_options(mdp, episodes: np.ndarray, dtype=torch.float64) -> Tensor:
+    """Additive prefix features x̃ (n, K, H, d) of candidate episodes (n, K, H)."""
+    idx = torch.as_tensor(episodes, device=mdp.features.device) + mdp.offsets[:-1]
+    X = mdp.features[idx].to(dtype).cumsum(dim=2)
+    return X / X.norm(dim=-1, keepdim=True).clamp_min(1e-12)

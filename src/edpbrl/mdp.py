@@ -201,6 +201,22 @@ class PromptMDP:
         feats = [embedder.encode(list(s.entries)) for s in vocabulary.slots]
         return cls(vocabulary, feats, device=device, dtype=dtype)
 
+    def describe_weights(self, w: Tensor, top: int = 10, threshold: float = 1e-6) -> list[dict]:
+        """Per slot: its name, the number of tokens with weight > ``threshold`` and the ``top``
+        tokens by weight as ``[token, weight]`` pairs; w (N,) visitation weights."""
+        out = []
+        for h, slot in enumerate(self.vocabulary.slots):
+            wh = w[self.offsets[h] : self.offsets[h + 1]].detach().cpu().numpy()
+            order = np.argsort(-wh)[:top]
+            out.append(
+                {
+                    "slot": slot.name,
+                    "support": int((wh > threshold).sum()),
+                    "top": [[slot.entries[i], float(wh[i])] for i in order],
+                }
+            )
+        return out
+
     def slot_features(self, h: int) -> Tensor:
         return self.features[self.offsets[h] : self.offsets[h + 1]]
 

@@ -7,12 +7,8 @@ import pytest
 import torch
 
 from edpbrl.cli import build_parser, main
-from edpbrl.experiments.commands import (
-    efficiency_table,
-    episodes_to_reach,
-    table_markdown,
-    time_methods,
-)
+from edpbrl.experiments.report import efficiency_table, episodes_to_reach, table_markdown
+from edpbrl.experiments.timing import time_methods
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ parallel processes; each run is deterministic given its seed.
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 import time
@@ -31,6 +30,7 @@ from ..users import (
     style_theta,
 )
 from ..vocab import Vocabulary
+from .report import aggregate
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,6 @@ class SimConfig:
     #                  the utility comes from a different signal than the learner's features.
     world: str = "embedding"
     n_choice_tests: int = 300  # held-out K-way questions for the choice accuracy
-
-    @classmethod
-    def from_args(cls, a) -> SimConfig:
-        """From parsed command-line options (fields the parser lacks keep their defaults)."""
-        names = ("k", "rationality", "lam", "criterion", "vocab", "embedder", "feedback", "world")
-        return cls(**{n: getattr(a, n) for n in names if isinstance(getattr(a, n, None), str | int | float)})
 
 
 WORLDS = ("embedding", "additive", "misspecified")
@@ -160,25 +154,6 @@ def run_one(style: str, method: str, budgets: Sequence[int], seed: int, cfg: Sim
 
 def _run_job(args):
     return run_one(*args)
-
-
-def aggregate(rows: list[dict]) -> list[dict]:
-    """Mean and standard error over seeds per (style, method, episodes)."""
-    groups: dict = {}
-    for r in rows:
-        groups.setdefault((r["style"], r["method"], r["episodes"]), []).append(r)
-    out = []
-    for (style, method, episodes), rs in groups.items():
-        entry = {"style": style, "method": method, "episodes": episodes, "seeds": len(rs)}
-        for key in ("cosine_error", "preference_error", "choice_accuracy"):
-            if not all(key in r for r in rs):  # rows from older runs lack newer metrics
-                continue
-            v = np.array([r[key] for r in rs])
-            entry[f"{key}_mean"] = float(v.mean())
-            entry[f"{key}_se"] = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
-        entry["seconds"] = float(np.mean([r["seconds"] for r in rs]))
-        out.append(entry)
-    return out
 
 
 def simulate(

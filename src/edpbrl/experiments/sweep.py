@@ -72,7 +72,7 @@ def plot_sweep(rows: Sequence[dict], metric: str, path: str | Path) -> None:
 
 
 def write_sweep(rows: Sequence[dict], out: str | Path) -> None:
-    from .commands import write_csv
+    from .report import write_csv
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,151 @@
+"""``edpbrl design`` (solve and print a design with its certificate) and ``edpbrl bench design``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..design.criteria import CRITERIA
+from ..design.solvers import solver_choices
+from .options import (
+    add_criterion_option,
+    add_json_option,
+    add_model_options,
+    load_vocabulary,
+    print_json,
+    tqdm_progress,
+)
+
+
+def cmd_design(a) -> int:
+    import torch
+
+    from ..design.solvers import solve_design
+    from ..embed import load_embedder
+    from ..mdp import PromptMDP
+
+    vocab = load_vocabulary(a.vocab)
+    mdp = PromptMDP.from_embedder(vocab, load_embedder(a.embedder, device=a.device), device=a.device)
+    bar, cb = tqdm_progress("design")
+    design = solve_design(
+        mdp,
+        criterion=a.criterion,
+        episodes=a.episodes,
+        lam=a.lam,
+        solver=a.solver,
+        tol=a.tol,
+        max_iter=a.max_iter,
+        device=a.device,
+        verbose=a.verbose,
+        progress=None if a.verbose else cb,
+    )
+    bar.close()
+    cert = design.certificate.to_dict()
+    out = {"certificate": cert, "slots": mdp.describe_weights(design.weights, top=a.top)}
+    if a.out:
+        weights = {s.name: design.step_weights(h).cpu().tolist() for h, s in enumerate(vocab.slots)}
+        Path(a.out).write_text(json.dumps({**out, "weights": weights}))
+        torch.save(design.weights.cpu(), Path(a.out).with_suffix(".pt"))
+    if a.json:
+        print_json(out)
+        return 0
+    print(
+        f"{cert['solver']}: {a.criterion}-criterion objective {cert['objective']:.6g}, "
+        f"FW gap {cert['gap']:.3g} (relative {cert['relative_gap']:.2e}), "
+        f"{cert['iterations']} iterations, {cert['seconds']:.2f} s, "
+        f"{'converged' if cert['converged'] else 'NOT converged'}"
+    )
+    for s in out["slots"]:
+        tops = ", ".join(f"{t} ({w:.3f})" for t, w in s["top"][:5])
+        print(f"  {s['slot']:<14} support {s['support']:>4}: {tops}")
+    return 0
+
+
+def cmd_bench_design(a) -> int:
+    from ..experiments.bench_design import run
+
+    bar, cb = tqdm_progress("bench design")
+    res = run(
+        slots=a.slots,
+        words=a.words,
+        dim=a.dim,
+        k=a.k,
+        features=a.features,
+        criterion=a.criterion,
+        episodes=a.episodes,
+        lam=a.lam,
+        tol=a.tol,
+        device=a.device,
+        dtype=a.dtype,
+        solver=a.solver,
+        max_iter=a.max_iter,
+        verbose=a.verbose,
+        progress=None if (a.verbose or a.json) else cb,
+        compare=a.compare,
+    )
+    bar.close()
+    if a.json:
+        print_json(res)
+    else:
+        print(
+            f"{res['solver']} on {res['device']} ({res['dtype']}): {res['seconds']:.2f} s, "
+            f"{res['iterations']} iterations, gap {res['gap']:.3g}, relative gap "
+            f"{res['relative_gap']:.2e}, objective {res['objective']:.6g}"
+        )
+    return 0
+
+
+def _solver_options(p, max_iter: int = 5000) -> None:
+    p.add_argument(
+        "--solver",
+        default="auto",
+        choices=solver_choices(),
+        help="design solver (auto: simplex, the active-set Newton solver, for prompt MDPs)",
+    )
+    p.add_argument("--tol", type=float, default=1e-4, help="stop at this relative FW gap (default 1e-4)")
+    p.add_argument("--max-iter", type=int, default=max_iter, help=f"iteration limit (default {max_iter})")
+    p.add_argument("--verbose", action="store_true", help="print objective and gap per iteration")
+
+
+def add_parsers(sub) -> None:
+    d = sub.add_parser("design", help="solve a design and print it with its certificate")
+    add_model_options(d, k=False)
+    add_criterion_option(d)
+    d.add_argument("--episodes", type=int, default=50, help="number of episodes T (default 50)")
+    _solver_options(d)
+    d.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")
+    d.add_argument("--top", type=int, default=10, help="tokens to list per slot")
+    d.add_argument("--out", help="write the full design (weights per slot) as JSON here")
+    add_json_option(d)
+    d.set_defaults(fn=cmd_design)
+
+    b = sub.add_parser("bench", help="benchmarks that print figures")
+    bsub = b.add_subparsers(dest="bench", required=True)
+    bd = bsub.add_parser("design", help="time to a certified design on a realistic instance")
+    bd.add_argument("--slots", type=int, default=6, help="number of slots H (default 6)")
+    bd.add_argument("--words", type=int, default=2500, help="words per slot (default 2500)")
+    bd.add_argument("--dim", type=int, default=768, help="feature dimension d (default 768)")
+    bd.add_argument(
+        "--k", type=int, default=4, help="options per question K (reported; the surrogate uses the mixture)"
+    )
+    bd.add_argument(
+        "--features",
+        default="random",
+        choices=["random", "default-vocab"],
+        help="random: anisotropic synthetic features; default-vocab: the packaged vocabulary (MiniLM)",
+    )
+    bd.add_argument("--criterion", default="A", choices=list(CRITERIA), help="design criterion (default A)")
+    bd.add_argument("--episodes", type=int, default=50, help="episodes T (default 50)")
+    bd.add_argument("--lam", type=float, default=0.1, help="regulariser λ (default 0.1)")
+    _solver_options(bd)
+    bd.add_argument("--device", default="cpu", help="torch device: cpu or cuda (default cpu)")
+    bd.add_argument(
+        "--dtype", default="float32", choices=["float32", "float64"], help="precision (default float32)"
+    )
+    bd.add_argument(
+        "--compare",
+        action="store_true",
+        help="also run multiplicative and pairwise Frank-Wolfe for the same wall time",
+    )
+    add_json_option(bd)
+    bd.set_defaults(fn=cmd_bench_design)

@@ -1,0 +1,225 @@
+"""``edpbrl experiment ...``: the evaluation experiments.
+
+* ``curves`` — :func:`~edpbrl.experiments.curves.run_curves`: results.json, results.csv,
+  runs.csv, table.md and one PNG per metric;
+* ``table`` — the query-efficiency table of a results.json;
+* ``merge`` — merge several results.json (e.g. seeds run in chunks);
+* ``timing`` — seconds each method spends choosing questions;
+* ``surrogate`` — does the design's surrogate predict the information of the questions asked?
+* ``sweep`` — error against user rationality β and regulariser λ.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from .options import (
+    add_criterion_option,
+    add_json_option,
+    add_method_option,
+    add_model_options,
+    add_parallel_options,
+    add_simulation_options,
+    sim_config,
+)
+
+
+def cmd_curves(a) -> int:
+    from ..experiments.curves import run_curves
+
+    res = run_curves(
+        a.style,
+        a.method,
+        a.episodes,
+        a.seeds,
+        sim_config(a),
+        a.out,
+        workers=a.workers,
+        progress=not a.no_progress,
+    )
+    print(f"wrote {a.out}/results.json, results.csv, runs.csv, *.png")
+    if (Path(a.out) / "table.md").exists():
+        print((Path(a.out) / "table.md").read_text())
+    else:
+        print(json.dumps(res["results"], indent=2))
+    return 0
+
+
+def cmd_table(a) -> int:
+    from ..experiments.report import efficiency_table, read_results, table_markdown
+
+    rows = read_results(a.results)["results"]
+    tab = efficiency_table(rows, a.metric, a.baseline, a.reference)
+    md = table_markdown(tab, a.metric)
+    if a.json:
+        print(json.dumps(tab, indent=2, default=lambda x: None if x is None else float(x)))
+    else:
+        print(md, end="")
+    if a.out:
+        Path(a.out).write_text(md)
+    return 0
+
+
+def cmd_merge(a) -> int:
+    from ..experiments.report import merge_results, write_outputs
+
+    res = merge_results(a.results)
+    write_outputs(res, a.out, title=a.title)
+    print(f"merged {len(a.results)} files ({len(res['runs'])} runs) into {a.out}")
+    if (Path(a.out) / "table.md").exists():
+        print((Path(a.out) / "table.md").read_text())
+    return 0
+
+
+def cmd_timing(a) -> int:
+    from ..experiments.timing import time_methods
+
+    rows = time_methods(
+        a.method, a.episodes, vocab=a.vocab, embedder=a.embedder, k=a.k, lam=a.lam, style=a.style
+    )
+    if a.json:
+        print(json.dumps({"timing": rows}, indent=2))
+        return 0
+    print(f"{'method':<18} {'plan calls':>10} {'total s':>9} {'s/episode':>10} {'s/question':>11}")
+    for r in rows:
+        print(
+            f"{r['method']:<18} {r['plan_calls']:>10} {r['seconds_total']:>9.2f} "
+            f"{r['seconds_per_episode']:>10.4f} {r['seconds_per_question']:>11.4f}"
+        )
+    return 0
+
+
+def cmd_surrogate(a) -> int:
+    """Predicted efficiency of the static design (surrogate) and actual information per method."""
+    from ..experiments.simulate import setup_world
+    from ..experiments.surrogate import predicted_efficiency, surrogate_report
+    from ..mdp import PromptMDP
+
+    cfg = sim_config(a)
+    w = setup_world(cfg)
+    mdp = PromptMDP.from_embedder(w.design_vocab, w.learner)
+    eff = [predicted_efficiency(mdp, c, a.episodes, a.lam) for c in (a.criterion or ["A", "D", "V"])]
+    rows = surrogate_report(a.method, a.episodes, cfg, a.style, a.seeds)
+    if a.json:
+        print(json.dumps({"predicted_efficiency": eff, "questions": rows}, indent=2))
+        return 0
+    for e in eff:
+        print(
+            f"{e['criterion']}-design, T={e['episodes']}, λ={e['lam']}: random needs "
+            f"{e['random_episodes_for_same_value']:.1f} episodes for the same surrogate value "
+            f"(predicted ratio {e['predicted_ratio']:.2f})"
+        )
+    print(f"{'method':<18} {'A (1/K)':>10} {'test var (1/K)':>15} {'A (θ*)':>10} {'test var (θ*)':>14}")
+    by: dict = {}
+    for r in rows:
+        by.setdefault(r["method"], []).append(r)
+    keys = (
+        "theta_agnostic_a_criterion",
+        "theta_agnostic_test_variance",
+        "at_theta_star_a_criterion",
+        "at_theta_star_test_variance",
+    )
+    for m, rs in by.items():
+        v = [sum(r[k] for r in rs) / len(rs) for k in keys]
+        print(f"{m:<18} {v[0]:>10.2f} {v[1]:>15.4f} {v[2]:>10.2f} {v[3]:>14.4f}")
+    return 0
+
+
+def cmd_sweep(a) -> int:
+    from ..experiments.sweep import run_sweep, sweep_markdown, write_sweep
+
+    base = dataclasses.replace(sim_config(a), rationality=10.0)
+    rows = run_sweep(
+        a.style,
+        a.method,
+        a.episodes,
+        a.seeds,
+        a.rationality,
+        a.lam_grid,
+        base,
+        workers=a.workers,
+        progress=not a.no_progress,
+    )
+    write_sweep(rows, a.out)
+    md = "\n\n".join(
+        f"**{m.replace('_', ' ')}** at {a.episodes} episodes\n\n{sweep_markdown(rows, m)}"
+        for m in ("cosine_error", "preference_error")
+    )
+    Path(a.out, "sweep.md").write_text(md + "\n")
+    print(json.dumps({"results": rows}, indent=2) if a.json else md)
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """Register ``edpbrl experiment {curves,table,merge,timing,surrogate,sweep}``."""
+    from ..experiments.report import METRICS
+
+    e = sub.add_parser(
+        "experiment", help="evaluation experiments (curves, table, merge, timing, surrogate, sweep)"
+    )
+    esub = e.add_subparsers(dest="experiment", required=True)
+
+    c = esub.add_parser("curves", help="error vs episodes for several methods (JSON, CSV, PNG)")
+    add_model_options(c)
+    add_simulation_options(c)
+    c.add_argument("--style", action="append", required=True, help="style file/name; repeatable")
+    add_method_option(c)
+    c.add_argument("--episodes", type=int, action="append", required=True, help="budget; repeatable")
+    c.add_argument("--seeds", type=int, default=5, help="seeds per method (default 5)")
+    add_parallel_options(c)
+    c.add_argument("--out", required=True, help="output directory")
+    c.set_defaults(fn=cmd_curves)
+
+    t = esub.add_parser("table", help="query-efficiency table from a results.json")
+    t.add_argument("results", help="results.json written by `edpbrl experiment curves`")
+    t.add_argument("--metric", default="cosine_error", choices=list(METRICS), help="error metric")
+    t.add_argument("--baseline", default="random", help="method whose error is the target")
+    t.add_argument("--reference", type=int, default=50, help="baseline budget (default 50)")
+    t.add_argument("--out", help="also write the markdown here")
+    add_json_option(t)
+    t.set_defaults(fn=cmd_table)
+
+    mg = esub.add_parser("merge", help="merge several results.json (e.g. one per style or seed chunk)")
+    mg.add_argument("results", nargs="+", help="results.json files")
+    mg.add_argument("--out", required=True, help="output directory")
+    mg.add_argument("--title", default="", help="plot title")
+    mg.set_defaults(fn=cmd_merge)
+
+    ti = esub.add_parser("timing", help="seconds per query selection for each method")
+    add_model_options(ti)
+    add_method_option(ti)
+    ti.add_argument("--episodes", type=int, default=25, help="episodes per timed session")
+    ti.add_argument("--style", default="sunny", help="style file/name of the simulated user")
+    add_json_option(ti)
+    ti.set_defaults(fn=cmd_timing)
+
+    sg = esub.add_parser(
+        "surrogate",
+        help="does the design's surrogate predict the information "
+        "of the questions asked? (predicted efficiency, actual information)",
+    )
+    add_model_options(sg)
+    add_simulation_options(sg, criterion=False)
+    add_criterion_option(sg, repeatable=True)
+    add_method_option(sg)
+    sg.add_argument("--episodes", type=int, default=50, help="episodes T (default 50)")
+    sg.add_argument("--style", default="sunny", help="style file/name of the simulated user")
+    sg.add_argument("--seeds", type=int, default=2, help="sessions per method")
+    add_json_option(sg)
+    sg.set_defaults(fn=cmd_surrogate)
+
+    sw = esub.add_parser("sweep", help="error against user rationality β and regulariser λ")
+    add_model_options(sw)
+    add_simulation_options(sw, rationality=False)
+    sw.add_argument("--style", action="append", required=True, help="style file/name; repeatable")
+    add_method_option(sw)
+    sw.add_argument("--episodes", type=int, default=50, help="budget (default 50)")
+    sw.add_argument("--seeds", type=int, default=5, help="seeds per method (default 5)")
+    sw.add_argument("--rationality", type=float, action="append", required=True, help="β values; repeatable")
+    sw.add_argument("--lam-grid", type=float, action="append", required=True, help="λ values; repeatable")
+    add_parallel_options(sw)
+    sw.add_argument("--out", required=True, help="output directory")
+    add_json_option(sw)
+    sw.set_defaults(fn=cmd_sweep)

@@ -1,0 +1,41 @@
+"""The ``edpbrl`` command line: the parser, assembled from one module per command group, and
+:func:`main`. Commands are thin: parse options, call the library, print results."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..errors import EdpbrlError
+from . import app, design, experiment, personalize, simulate
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+GROUPS = (design, simulate, personalize, app, experiment)  # each has add_parsers(subparsers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    P = argparse.ArgumentParser(
+        prog="edpbrl",
+        description="Personalise generative models from few preference answers (ED-PBRL).",
+    )
+    sub = P.add_subparsers(dest="command", required=True)
+    for group in GROUPS:
+        group.add_parsers(sub)
+    return P
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except EdpbrlError as exc:
+        print(f"edpbrl: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Error against the number of episodes for several methods (``edpbrl experiment curves``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from .report import write_outputs
+from .simulate import SimConfig, simulate
+
+
+def run_curves(
+    styles, methods, budgets, seeds, cfg: SimConfig, out: str | Path, workers: int = 1, progress=True
+) -> dict:
+    """Simulate and write results.json / results.csv / runs.csv / table.md / *.png into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    res = simulate(styles, methods, budgets, seeds, cfg, workers=workers, progress=progress)
+    res["config"] = {
+        **asdict(cfg),
+        "styles": list(styles),
+        "methods": list(methods),
+        "budgets": sorted(budgets),
+        "seeds": seeds,
+        "workers": workers,
+        "wall_seconds": time.perf_counter() - t0,
+    }
+    title = f"{cfg.embedder}, K={cfg.k}, β={cfg.rationality}, λ={cfg.lam}, {seeds} seeds"
+    write_outputs(res, out, title)
+    return res

@@ -21,10 +21,12 @@ chromium:
 	  || echo "chromium could not be installed: browser tests will be skipped" )
 
 test: $(BIN)/.installed chromium
+	$(BIN)/lint-imports --no-logo
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check src tests
+	$(BIN)/lint-imports --no-logo
 
 bench: $(BIN)/.installed
 	$(BIN)/edpbrl bench design --slots 6 --words 2500 --dim 768 --k 4 --device cpu --json

@@ -91,7 +91,7 @@ def test_session_errors(tiny_vocab_dir):
 @pytest.mark.parametrize(
     "kw, match",
     [
-        ({"k": 6}, "K=6 is larger than slot"),
+        ({"k": 9}, "K=9 is larger than slot"),
         ({"lam": 0}, "λ must be > 0"),
         ({"k": 1}, "k must be"),
         ({"method": "magic"}, "unknown method"),

@@ -19,18 +19,8 @@ from edpbrl.render import (  # noqa: E402
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny models are fastest on one thread (and immune to a loaded runner); restored after."""
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
-def tiny_sd(_one_torch_thread, tmp_path_factory):
+def tiny_sd(tmp_path_factory):
     """A ~100 kB StableDiffusionPipeline saved to disk (random weights, offline tokenizer)."""
     torch = pytest.importorskip("torch")
     diffusers = pytest.importorskip("diffusers", reason="needs the 'render' extra")
@@ -167,7 +157,7 @@ def test_image_cache(gen, tmp_path):
     assert not list((tmp_path / "cache").rglob("*.tmp"))
 
 
-def test_app_renders_options_with_the_diffusers_backend(tiny_sd, tmp_path):
+def test_app_renders_options_with_the_diffusers_backend(tiny_sd, tmp_path, tiny_vocab_dir):
     pytest.importorskip("fastapi")
     import sys
     from pathlib import Path
@@ -175,7 +165,7 @@ def test_app_renders_options_with_the_diffusers_backend(tiny_sd, tmp_path):
     from fastapi.testclient import TestClient
 
     sys.path.insert(0, str(Path(__file__).parent / "app"))
-    from app_helpers import start, write_vocab
+    from app_helpers import start
 
     from edpbrl.app.server import create_app
 
@@ -183,7 +173,7 @@ def test_app_renders_options_with_the_diffusers_backend(tiny_sd, tmp_path):
     app = create_app(
         tmp_path / "r.db",
         generator=gen,
-        vocab=write_vocab(tmp_path / "v"),
+        vocab=tiny_vocab_dir,
         k=2,
         episodes=1,
         embedder="hashing",
@@ -196,6 +186,6 @@ def test_app_renders_options_with_the_diffusers_backend(tiny_sd, tmp_path):
         assert list((tmp_path / "r-images").rglob("*.png"))
     # a directory works too (loaded through load_generator)
     app2 = create_app(
-        tmp_path / "r2.db", generator=str(tiny_sd), embedder="hashing", vocab=tmp_path / "v", k=2, episodes=1
+        tmp_path / "r2.db", generator=str(tiny_sd), embedder="hashing", vocab=tiny_vocab_dir, k=2, episodes=1
     )
     assert app2.state.generator.model_id.startswith("diffusers:")

@@ -9,8 +9,8 @@ from edpbrl.vocab import Vocabulary
 def test_from_dir_orders_slots_by_file_name(tiny_vocab_dir):
     v = Vocabulary.from_dir(tiny_vocab_dir)
     assert v.names == ["subject", "style", "light"]
-    assert v.sizes == [6, 5, 5]
-    assert v.prompt([0, 2, 1]) == "a castle, pixel art, moonlit"
+    assert v.sizes == [8, 8, 8]
+    assert v.prompt([0, 2, 1]) == "a lighthouse, pixel art, neon glow"
 
 
 def test_yaml_and_skip(tmp_path):

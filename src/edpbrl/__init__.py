@@ -11,10 +11,11 @@ from .errors import EdpbrlError
 from .mdp import PromptMDP, TabularMDP
 from .personalizer import Personalizer, Query
 from .users import LinearUser
+from .version import __version__
 from .vocab import Vocabulary
 
-__version__ = "0.1.0"
 __all__ = [
+    "__version__",
     "Certificate",
     "Design",
     "EdpbrlError",

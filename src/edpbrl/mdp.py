@@ -110,6 +110,7 @@ class TabularMDP:
 
     def best_response(self, reward: Tensor) -> tuple[tuple[int, ...], Tensor]:
         H, S, A = self.horizon, self.n_states, self.n_actions
+        reward = reward.to(dtype=self.features.dtype, device=self.features.device)
         policy, _ = backward_induction(reward.reshape(H, S, A), self.P, self.valid)
         return tuple(policy.flatten().tolist()), self.visitation(policy).flatten()
 

@@ -1,36 +1,17 @@
-"""Fixtures for the app tests: a tiny vocabulary and apps on the real Personalizer with the
-hashing encoder (fast and deterministic)."""
+"""Fixtures for the app tests: apps on the real Personalizer with the hashing encoder (fast and
+deterministic) over the shared tiny vocabulary."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-from app_helpers import write_vocab
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny designs run fastest on one thread; with two, a loaded 2-core runner makes torch's
-    spinning worker threads take seconds. Restored afterwards so other tests are unaffected."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def vocab_dir(tmp_path_factory) -> Path:
-    return write_vocab(tmp_path_factory.mktemp("vocab"))
-
-
 @pytest.fixture
-def make_client(tmp_path, vocab_dir):
+def make_client(tmp_path, tiny_vocab_dir):
     """``make_client(**kw)`` → a TestClient on a fresh app; same ``db`` = a restarted server."""
     pytest.importorskip("fastapi", reason="the app tests need the 'app' extra (fastapi)")
     pytest.importorskip("httpx", reason="the app tests need httpx (FastAPI's TestClient)")
@@ -41,7 +22,7 @@ def make_client(tmp_path, vocab_dir):
     clients = []
 
     def make(db=None, **kw):
-        kw.setdefault("vocab", vocab_dir)
+        kw.setdefault("vocab", tiny_vocab_dir)
         kw.setdefault("k", 3)
         kw.setdefault("episodes", 2)
         kw.setdefault("embedder", "hashing")

@@ -89,8 +89,8 @@ class Server:
 
 
 @pytest.fixture
-def server(tmp_path, vocab_dir):
-    srv = Server(tmp_path / "e2e.db", vocab_dir, tmp_path / "server.log")
+def server(tmp_path, tiny_vocab_dir):
+    srv = Server(tmp_path / "e2e.db", tiny_vocab_dir, tmp_path / "server.log")
     srv.start()
     yield srv
     srv.stop()

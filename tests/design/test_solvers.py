@@ -52,7 +52,8 @@ def test_multiplicative_matches_cvxpy(criterion):
 def test_vanilla_frank_wolfe_gap_certifies():
     mdp = _prompt_mdp(2)
     ref, _ = cvx_optimum(mdp.features.numpy(), mdp.offsets.numpy(), 10.0, 0.5, "A")
-    des = frank_wolfe(mdp, criterion="A", episodes=10, lam=0.5, variant="vanilla", tol=1e-5, max_iter=3000)
+    # the gap bounds the suboptimality at any iterate: a few hundred sublinear steps suffice to test it
+    des = frank_wolfe(mdp, criterion="A", episodes=10, lam=0.5, variant="vanilla", tol=1e-5, max_iter=300)
     assert ref - des.certificate.objective <= des.certificate.gap + 1e-9
     assert ref - des.certificate.objective >= -1e-9
 

@@ -24,7 +24,14 @@ def test_worlds_run_and_report_metrics(tiny_vocab_dir, world):
     ]
 
 
-def test_choice_accuracy_beats_chance_after_learning(tiny_vocab_dir):
+def test_choice_accuracy_beats_chance_after_learning(tiny_vocab_dir, tmp_path):
+    # a taste written in the vocabulary's own words, so held-out prompts carry a clear signal
+    # (the oracle θ̂ = θ* reaches 0.84 here, θ̂ = 0 0.31; chance is 1/3)
+    style = tmp_path / "warm.txt"
+    style.write_text(
+        "golden hour light on a watercolor painting\nsoft morning light, oil painting\n"
+        "candlelight in an old library, watercolor\n"
+    )
     cfg = SimConfig(
         vocab=str(tiny_vocab_dir),
         embedder="hashing:32",
@@ -33,8 +40,8 @@ def test_choice_accuracy_beats_chance_after_learning(tiny_vocab_dir):
         n_test=200,
         n_choice_tests=100,
     )
-    rows = run_one("sunny", "ed-pbrl", [60], 0, cfg)
-    assert rows[0]["choice_accuracy"] > 1 / 3 + 0.1
+    rows = run_one(str(style), "ed-pbrl", [60], 0, cfg)
+    assert rows[0]["choice_accuracy"] > 1 / 3 + 0.25
 
 
 def test_aggregate_mean_and_se():

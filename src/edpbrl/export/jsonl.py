@@ -3,8 +3,8 @@ every ``answer`` given (undone answers included, flagged), in time order."""
 
 from __future__ import annotations
 
-from .. import __version__
 from ..store.base import Store
+from ..version import __version__
 from .base import Export, Format, iso, jsonl, public_id, session_row
 from .registry import register_format
 

@@ -8,8 +8,8 @@ import io
 
 import numpy as np
 
-from .. import __version__
 from ..store.base import Store
+from ..version import __version__
 from .base import Export, Format, dumps, iso, public_id, session_row
 from .registry import register_format
 

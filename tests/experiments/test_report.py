@@ -4,33 +4,10 @@ import json
 import math
 
 import pytest
-import torch
 
 from edpbrl.cli import build_parser, main
 from edpbrl.experiments.report import efficiency_table, episodes_to_reach, table_markdown
 from edpbrl.experiments.timing import time_methods
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-@pytest.fixture
-def vocab8(tmp_path):
-    d = tmp_path / "vocab8"
-    d.mkdir()
-    words = {
-        "1_subject.txt": "a castle|a cat|a forest|a robot|a beach|a city|a ship|a dragon",
-        "2_style.txt": "watercolor|oil painting|pixel art|photograph|ink sketch|pastel|comic|mosaic",
-        "3_light.txt": "sunny|moonlit|neon glow|candlelight|foggy|golden hour|stormy|dawn",
-    }
-    for name, w in words.items():
-        (d / name).write_text("\n".join(w.split("|")) + "\n")
-    return d
 
 
 def test_episodes_to_reach():
@@ -71,9 +48,9 @@ def test_efficiency_table_on_synthetic_rows():
     assert {(t["style"], t["method"]): t for t in tab25}[("sunny", "good")]["episodes_needed"] == 10
 
 
-def test_curves_command_writes_outputs(tmp_path, vocab8, capsys):
+def test_curves_command_writes_outputs(tmp_path, tiny_vocab_dir, capsys):
     out = tmp_path / "res"
-    argv = ["experiment", "curves", "--vocab", str(vocab8), "--embedder", "hashing"]
+    argv = ["experiment", "curves", "--vocab", str(tiny_vocab_dir), "--embedder", "hashing"]
     argv += ["--style", "sunny", "--method", "random", "--method", "ed-pbrl"]
     argv += ["--method", "info-gain", "--episodes", "2", "--episodes", "4", "--seeds", "2"]
     argv += ["--out", str(out), "--no-progress"]
@@ -97,11 +74,15 @@ def test_curves_command_writes_outputs(tmp_path, vocab8, capsys):
     assert (merged / "cosine_error.png").exists()
 
 
-def test_timing(vocab8):
-    rows = time_methods(["random", "dopt-pool", "info-gain"], 3, vocab=str(vocab8), embedder="hashing")
+def test_timing(tiny_vocab_dir):
+    rows = time_methods(
+        ["random", "dopt-pool", "info-gain"], 3, vocab=str(tiny_vocab_dir), embedder="hashing"
+    )
     assert [r["method"] for r in rows] == ["random", "dopt-pool", "info-gain"]
     assert rows[2]["plan_calls"] == 3 and rows[1]["plan_calls"] == 1
-    assert all(r["seconds_per_episode"] >= 0 for r in rows)
+    for r in rows:
+        assert r["seconds_per_episode"] == pytest.approx(r["seconds_total"] / 3)
+        assert r["seconds_per_question"] == pytest.approx(r["seconds_total"] / r["questions"])
 
 
 def test_parser_has_experiment_commands():

@@ -1,0 +1,184 @@
+"""The app's view functions without HTTP: an AppContext over a real store and live sessions."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the app tests need the 'app' extra (fastapi)")
+
+import edpbrl.app  # noqa: E402
+from edpbrl.app import views  # noqa: E402
+from edpbrl.app.context import AppContext  # noqa: E402
+from edpbrl.app.sessions import ConflictError, Runtime, SessionManager  # noqa: E402
+from edpbrl.export import FORMATS  # noqa: E402
+from edpbrl.render import ImageCache  # noqa: E402
+from edpbrl.store import open_store  # noqa: E402
+
+TEMPLATES = Path(edpbrl.app.__file__).parent / "templates"
+
+
+class FakeGenerator:
+    model_id = "fake:v1"
+
+    def render(self, prompt, seed):
+        from PIL import Image
+
+        return Image.new("RGB", (8, 8), (seed & 255, 0, 0))
+
+
+def make_ctx(tmp_path: Path, tiny_vocab_dir: Path, generator=None) -> AppContext:
+    from fastapi.templating import Jinja2Templates
+
+    store = open_store(tmp_path / "x.db")
+    manager = SessionManager(store, vocab=str(tiny_vocab_dir), embedder="hashing", k=3, episodes=2)
+    return AppContext(
+        store=store,
+        manager=manager,
+        generator=generator,
+        cache=ImageCache(tmp_path / "images"),
+        templates=Jinja2Templates(directory=str(TEMPLATES)),
+    )
+
+
+def wait_ready(rt: Runtime, timeout: float = 20.0) -> Runtime:
+    deadline = time.monotonic() + timeout
+    while rt.state in ("designing", "loading"):
+        assert time.monotonic() < deadline, f"session still {rt.state}: {rt.progress}"
+        time.sleep(0.01)
+    assert rt.state == "ready", rt.error
+    return rt
+
+
+@pytest.fixture
+def ctx(tmp_path, tiny_vocab_dir) -> AppContext:
+    return make_ctx(tmp_path, tiny_vocab_dir)
+
+
+def new_session(ctx: AppContext, style: str = "calm sea") -> Runtime:
+    return wait_ready(ctx.manager.create(style=style, k=3, episodes=2))
+
+
+def test_state_of_a_new_session(ctx):
+    rt = new_session(ctx)
+    s = views.session_state(ctx, rt)
+    assert s["id"] == rt.sid and s["style"] == "calm sea" and s["k"] == 3
+    assert s["state"] == "asking" and s["error"] is None and s["images"] is False
+    assert s["n_answered"] == 0 and s["n_events"] == 0 and s["can_undo"] is False
+    assert s["show_summary"] is False and s["summary_every"] == 3
+    assert s["n_questions"] == rt.p.n_questions >= 3 and s["certificate"]["relative_gap"] <= 1e-4
+    q = s["question"]
+    assert q["index"] == 0 and q["number"] == 1 and q["total"] == s["n_questions"]
+    shown = ctx.store.get_question(rt.sid, q["id"])
+    assert [o["position"] for o in q["options"]] == list(range(len(shown["display_order"])))
+    assert [o["text"] for o in q["options"]] == [shown["options"][i] for i in shown["display_order"]]
+    assert 2 <= len(q["options"]) <= 3 and all(o["image"] is None for o in q["options"])
+    # asking again shows the same question (the open row is reused)
+    assert views.session_state(ctx, rt)["question"] == q
+
+
+def test_answer_summary_and_result(ctx):
+    rt = new_session(ctx)
+    q = views.session_state(ctx, rt)["question"]
+    with rt.lock:
+        ctx.manager.answer(rt, q["id"], "choose", 1)
+    s = views.session_state(ctx, rt)
+    assert s["n_answered"] == 1 and s["n_events"] == 1 and s["can_undo"] is True
+    assert s["question"]["number"] == 2 and s["question"]["id"] != q["id"]
+
+    summ = views.learned_summary(ctx, rt)
+    assert summ["n_answers"] == 1 and summ["uncertainty"] > 0
+    assert [x["slot"] for x in summ["slots"]] == ["subject", "style", "light"]
+    for slot in summ["slots"]:
+        assert len(slot["top"]) == 5
+        assert not {t for t, _ in slot["top"]} & {t for t, _ in slot["bottom"]}
+    assert views.learned_summary(ctx, rt) is summ  # cached until the next answer
+
+    res = views.session_result(ctx, rt)
+    assert set(res) == {"prompts", "summary", "n_answered", "n_questions"}
+    assert res["n_answered"] == 1 and res["n_questions"] == s["n_questions"]
+    assert res["summary"] is summ
+    prompts = res["prompts"]
+    assert [p["rank"] for p in prompts] == [1, 2, 3, 4]
+    assert all(isinstance(p["text"], str) and p["text"].count(",") == 2 for p in prompts)
+    scores = [p["score"] for p in prompts]
+    assert all(isinstance(x, float) for x in scores) and scores == sorted(scores, reverse=True)
+    assert all(p["image"] is None for p in prompts)
+    assert views.is_done(rt) is False
+
+
+def test_answer_undo_and_export_views(ctx):
+    rt = new_session(ctx)
+    with pytest.raises(ConflictError, match="^nothing to undo$"):
+        views.undo_answer(ctx, rt)
+    q = views.session_state(ctx, rt)["question"]
+    with pytest.raises(views.Unprocessable, match="position is required to choose"):
+        views.submit_answer(ctx, rt, q["id"], "choose", None)
+    with pytest.raises(views.Unprocessable, match="no position with action skip"):
+        views.submit_answer(ctx, rt, q["id"], "skip", 0)
+    with pytest.raises(views.Unprocessable, match=r"position must be in 0\.\."):
+        views.submit_answer(ctx, rt, q["id"], "choose", 7)
+    with pytest.raises(views.NotFound, match="question not found in this session"):
+        views.submit_answer(ctx, rt, "nope", "choose", 0)
+    s = views.submit_answer(ctx, rt, q["id"], "skip", None)
+    assert s["n_events"] == 1 and s["n_answered"] == 0 and s["question"]["number"] == 2
+    back = views.undo_answer(ctx, rt)
+    assert back["n_events"] == 0 and back["question"] == q
+
+    exp = views.session_export(ctx, rt, "jsonl")
+    assert exp.data.decode().count("\n") >= 2 and rt.sid not in exp.data.decode()
+    with pytest.raises(views.Unprocessable, match=f"choose one of {', '.join(FORMATS)}"):
+        views.session_export(ctx, rt, "csv")
+
+
+def test_images_follow_the_generator(tmp_path, tiny_vocab_dir, ctx):
+    assert views.image_url(ctx, "S" * 32, "Q", 2) is None
+    rt0 = new_session(ctx)
+    q0 = views.session_state(ctx, rt0)["question"]
+    with pytest.raises(views.NotFound, match="no image generator is configured"):
+        views.option_image(ctx, rt0, q0["id"], 0)
+    with pytest.raises(views.NotFound, match="question not found in this session"):
+        views.option_image(ctx, rt0, "nope", 0)  # checked before the generator
+    gctx = make_ctx(tmp_path / "g", tiny_vocab_dir, generator=FakeGenerator())
+    assert views.image_url(gctx, "S" * 32, "Q", 2) == f"/api/sessions/{'S' * 32}/images/Q/2"
+    rt = new_session(gctx)
+    q = views.session_state(gctx, rt)["question"]
+    assert [o["image"] for o in q["options"]] == [
+        f"/api/sessions/{rt.sid}/images/{q['id']}/{i}" for i in range(len(q["options"]))
+    ]
+    path = views.option_image(gctx, rt, q["id"], 0)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(views.NotFound, match="no such option"):
+        views.option_image(gctx, rt, q["id"], len(q["options"]))
+    res = views.session_result(gctx, rt)
+    assert res["prompts"][0]["image"] == f"/api/sessions/{rt.sid}/result-images/0"
+    with pytest.raises(views.NotFound, match="no such prompt"):
+        views.result_image(gctx, rt, 4)
+
+
+def test_lookup_and_ready(ctx):
+    with pytest.raises(views.NotFound, match="^unknown session$"):
+        views.lookup(ctx, "x" * 32)  # well-formed but unknown
+    with pytest.raises(views.NotFound, match="^unknown session$"):
+        views.lookup(ctx, "bad$id")
+    rt = ctx.manager.create(style="", k=3, episodes=2)
+    assert views.lookup(ctx, rt.sid) is rt
+
+    designing = Runtime("d" * 32)
+    assert designing.state == "designing"
+    with pytest.raises(ConflictError, match="^session is designing; try again in a moment$"):
+        views.ready(designing)
+    s = views.session_state(ctx, designing_in_store(ctx))
+    assert s["state"] == "designing" and s["question"] is None and s["n_answered"] == 0
+    failed = Runtime("f" * 32, state="error", error="K=9 is too large")
+    with pytest.raises(ConflictError, match="^session failed: K=9 is too large$"):
+        views.ready(failed)
+    assert views.ready(wait_ready(rt)) is rt
+
+
+def designing_in_store(ctx: AppContext) -> Runtime:
+    """A stored session whose runtime has not finished designing (no personalizer yet)."""
+    sid = ctx.store.create_session(style="later", k=3, episodes=2)
+    return Runtime(sid)

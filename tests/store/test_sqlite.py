@@ -1,0 +1,42 @@
+"""SQLite specifics: URLs, WAL journal, schema, refusing to create when asked to open."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from edpbrl.store import SQLiteStore, StoreError, open_store
+
+
+def test_open_store_urls(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert open_store("a.db").path.name == "a.db"
+    assert open_store("sqlite:///rel.db").path == tmp_path.joinpath("rel.db").relative_to(tmp_path)
+    s = open_store(f"sqlite:///{tmp_path}/abs.db")
+    assert s.path == tmp_path / "abs.db" and s.url.startswith("sqlite:///")
+    assert open_store(tmp_path / "sub" / "dir" / "x.db").path.is_file()
+    with pytest.raises(StoreError, match="PostgreSQL"):
+        open_store("postgresql://user@host/db")
+    with pytest.raises(StoreError, match="unsupported store URL"):
+        open_store("mysql://x")
+    (tmp_path / "junk.db").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(StoreError, match="cannot open database"):
+        open_store(tmp_path / "junk.db")
+
+
+def test_open_without_create(tmp_path):
+    with pytest.raises(StoreError, match="database not found"):
+        open_store(tmp_path / "missing.db", create=False)
+    assert not (tmp_path / "missing.db").exists()
+    open_store(tmp_path / "there.db")
+    assert open_store(tmp_path / "there.db", create=False).path.is_file()
+
+
+def test_wal_and_schema(tmp_path):
+    store = SQLiteStore(tmp_path / "s.db")
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"sessions", "questions", "answers", "images"} <= tables
+    assert store.media_dir() == tmp_path / "s-images"

@@ -36,3 +36,19 @@ def test_tuple_and_numpy_str_array_accepted():
     ref = emb.encode(["a", "b c"])
     np.testing.assert_array_equal(emb.encode(("a", "b c")), ref)
     np.testing.assert_array_equal(emb.encode(np.array(["a", "b c"])), ref)
+
+
+def test_every_builtin_encoder_honours_the_contract(minilm, clip_dirs, tmp_path):
+    from edpbrl.embed import CachedEmbedder, CLIPTextEmbedder, TokenSumEmbedder, check_embedder
+
+    for emb in (
+        HashingEmbedder(16),
+        CachedEmbedder(HashingEmbedder(16), cache_dir=tmp_path),
+        minilm,
+        CLIPTextEmbedder(clip_dirs["text"]),
+        TokenSumEmbedder(HashingEmbedder(16)),  # says unit_norm = False: sums are not unit rows
+    ):
+        check_embedder(emb)
+    assert TokenSumEmbedder.unit_norm is False
+    s = TokenSumEmbedder(HashingEmbedder(16)).encode(["a cat, moonlit"])
+    assert abs(float(np.linalg.norm(s)) - 1.0) > 0.1  # and indeed they are not

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from ..export import FORMATS
+from ..store import STORES
 from .options import embedder_help
+
+
+def store_help() -> str:
+    """The store URL forms, from the store registry."""
+    return "a SQLite file path, or " + ", ".join(f"{n}://..." for n in STORES)
 
 
 def cmd_serve(a) -> int:
@@ -36,7 +42,7 @@ def add_parsers(sub) -> None:
     sv = sub.add_parser("serve", help="the web app for real people")
     sv.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    sv.add_argument("--db", default="edpbrl.sqlite", help="store: a SQLite file path (default edpbrl.sqlite)")
+    sv.add_argument("--db", default="edpbrl.sqlite", help=f"the store: {store_help()}")
     sv.add_argument("--generator", help="local Stable-Diffusion-style diffusers directory")
     sv.add_argument("--vocab", help="vocabulary directory or YAML")
     sv.add_argument("--k", type=int, default=4, help="options per question K (default 4)")
@@ -55,6 +61,6 @@ def add_parsers(sub) -> None:
         choices=list(FORMATS),
         help="; ".join(f"{name}: {FORMATS.help(name)}" for name in FORMATS),
     )
-    ex.add_argument("--db", default="edpbrl.sqlite", help="the app's store (SQLite file)")
+    ex.add_argument("--db", default="edpbrl.sqlite", help=f"the app's store: {store_help()}")
     ex.add_argument("--out", required=True, help="output path")
     ex.set_defaults(fn=cmd_export)

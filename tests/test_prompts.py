@@ -69,3 +69,24 @@ def test_uses_given_token_features():
     theta = np.random.default_rng(6).normal(size=16)
     feats = [emb.encode(list(s.entries)) for s in VOCAB.slots]
     assert beam_search(theta, VOCAB, emb, n=3, token_features=feats) == beam_search(theta, VOCAB, emb, n=3)
+
+
+def test_candidates_caps_the_prefixes_encoded_per_slot():
+    from tests.embed._helpers import CountingEmbedder
+
+    emb = CountingEmbedder(HashingEmbedder(32))
+    theta = np.random.default_rng(7).normal(size=32)
+    feats = [emb.inner.encode(list(s.entries)) for s in VOCAB.slots]
+    full = beam_search(theta, VOCAB, emb, n=4, beam=10, shortlist=4, token_features=feats)
+    assert max(len(c) for c in emb.calls) > 5
+    emb.calls.clear()
+    capped = beam_search(theta, VOCAB, emb, n=4, beam=10, shortlist=4, candidates=5, token_features=feats)
+    assert emb.calls and max(len(c) for c in emb.calls) <= 5
+    assert len(capped) == 4 and all(a[1] >= b[1] for a, b in zip(capped, capped[1:]))
+    np.testing.assert_allclose(
+        [s for _, s in capped], emb.inner.encode([t for t, _ in capped]) @ theta, rtol=1e-5
+    )
+    # a cap at least beam × shortlist changes nothing
+    assert (
+        beam_search(theta, VOCAB, emb, n=4, beam=10, shortlist=4, candidates=40, token_features=feats) == full
+    )

@@ -3,7 +3,8 @@
 x(prompt) is the embedding of the whole prompt text (what the user is shown), which is not
 additive in the tokens. To keep the search cheap each slot is first pre-screened to its
 ``shortlist`` best tokens by the additive score θ̂ᵀφ(token); the beam then scores real prefix
-embeddings.
+embeddings. With ``candidates`` only that many of the beam × shortlist extensions are encoded per
+slot: those with the highest beam score plus θ̂ᵀφ(token) (the encoder dominates the cost).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ def beam_search(
     n: int = 4,
     beam: int = 15,
     shortlist: int = 8,
+    candidates: int | None = None,
     token_features=None,
 ) -> list[tuple[str, float]]:
-    """Top-n (prompt, score) pairs. token_features: optional list of (n_h, d) per slot."""
+    """Top-n (prompt, score) pairs. token_features: optional list of (n_h, d) per slot;
+    candidates: at most this many distinct prefixes encoded per slot (None: every extension)."""
     theta = np.asarray(theta, dtype=np.float64)
     beams: list[tuple[list[str], float]] = [([], 0.0)]
     for h, slot in enumerate(vocabulary.slots):
@@ -32,9 +35,20 @@ def beam_search(
             if token_features is not None
             else embedder.encode(list(slot.entries))
         )
-        order = np.argsort(-(F @ theta), kind="stable")[:shortlist]
+        additive = F @ theta
+        order = np.argsort(-additive, kind="stable")[:shortlist]
         cands = [(toks + [slot.entries[i]]) for toks, _ in beams for i in order]
         texts = [join_prompt(c) for c in cands]
+        if candidates is not None and len(cands) > candidates:
+            guess = [s + additive[i] for _, s in beams for i in order]
+            keep, seen = [], set()
+            for j in sorted(range(len(cands)), key=lambda j: -guess[j]):  # stable: ties keep order
+                if texts[j] not in seen:
+                    seen.add(texts[j])
+                    keep.append(j)
+                    if len(keep) >= candidates:
+                        break
+            cands, texts = [cands[j] for j in keep], [texts[j] for j in keep]
         uniq = list(dict.fromkeys(t for t in texts if t))
         scores = dict(zip(uniq, embedder.encode(uniq) @ theta)) if uniq else {}
         scored, seen = [], set()

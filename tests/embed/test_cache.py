@@ -134,3 +134,17 @@ def test_cache_with_minilm_identical_to_uncached(minilm, tmp_path):
     cached = CachedEmbedder(minilm, cache_dir=tmp_path)
     np.testing.assert_array_equal(cached.encode(texts), minilm.encode(texts))
     np.testing.assert_allclose(cached.encode(texts[:1]), minilm.encode(texts[:1]), atol=1e-6)
+
+
+def test_cache_disk_min_and_memory_rows(tmp_path):
+    counting = CountingEmbedder(HashingEmbedder(dim=8))
+    cached = CachedEmbedder(counting, cache_dir=tmp_path)
+    cached.disk_min, cached.memory_rows = 3, 0
+    small = cached.encode(["a", "b"])  # below disk_min: no file, and no memory (memory_rows=0)
+    assert not list(tmp_path.glob("*.npy"))
+    np.testing.assert_array_equal(cached.encode(["a", "b"]), small)
+    assert len(counting.calls) == 2
+    cached.encode(["a", "b", "c"])  # at disk_min: written
+    assert len(list(tmp_path.glob("*.npy"))) == 1
+    cached.encode(["a", "b", "c"])
+    assert len(counting.calls) == 3  # served from disk

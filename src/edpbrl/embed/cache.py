@@ -40,6 +40,11 @@ class CachedEmbedder:
     Args:
         inner: the encoder to wrap.
         cache_dir: where ``.npy`` files go; default :func:`default_cache_dir`.
+
+    Attributes that may be changed after construction: ``memory_rows``, the most rows kept in
+    memory (the in-memory cache is emptied when it would grow past it; 0 keeps none), and
+    ``disk_min``, the fewest texts a call needs to be read from or written to disk (a server sets
+    it so that only large calls, such as a vocabulary's, leave a file behind).
     """
 
     def __init__(self, inner: Embedder, cache_dir: str | Path | None = None) -> None:
@@ -51,6 +56,8 @@ class CachedEmbedder:
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         self._rows: dict[str, np.ndarray] = {}
         self._warned = False
+        self.memory_rows = _MEMORY_LIMIT
+        self.disk_min = 0
 
     def __repr__(self) -> str:
         return f"CachedEmbedder({self.inner!r}, cache_dir={str(self.cache_dir)!r})"
@@ -68,8 +75,10 @@ class CachedEmbedder:
         return self.cache_dir / f"{self.cache_key(texts)}.npy"
 
     def _remember(self, texts: list[str], rows: np.ndarray) -> None:
-        if len(self._rows) + len(texts) > _MEMORY_LIMIT:
+        if len(self._rows) + len(texts) > self.memory_rows:
             self._rows.clear()
+            if len(texts) > self.memory_rows:
+                return
         for t, row in zip(texts, rows, strict=True):
             self._rows[t] = row
 
@@ -117,8 +126,9 @@ class CachedEmbedder:
         if all(t in rows for t in texts):
             return np.stack([rows[t] for t in texts]).astype(np.float32, copy=False)
 
-        path = self.cache_path(texts)
-        cached = self._read(path, n)
+        disk = n >= self.disk_min
+        path = self.cache_path(texts) if disk else None
+        cached = self._read(path, n) if disk else None
         if cached is not None:
             self._remember(texts, cached)
             return cached.copy()
@@ -129,5 +139,6 @@ class CachedEmbedder:
         out = np.stack([fresh[t] if t in fresh else rows[t] for t in texts])
         out = out.astype(np.float32, copy=False)
         self._remember(unseen, new)
-        self._write(path, out)
+        if path is not None:
+            self._write(path, out)
         return out

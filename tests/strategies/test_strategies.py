@@ -141,3 +141,43 @@ def test_greedy_design_beats_sampling_from_the_same_design(tiny_vocab_dir):
         vocabulary=tiny_vocab_dir, embedder="hashing:32", k=3, episodes=6, method="ed-pbrl-wor", lam=0.1
     )
     assert logdet(g, np.stack(g._episodes)) > logdet(s, np.stack(s._episodes))
+
+
+def test_static_design_is_solved_once_for_concurrent_sessions(tiny_vocab_dir, monkeypatch):
+    """Sessions created (or restored) at once wait for one solve of the shared static design."""
+    import threading
+
+    import edpbrl.strategies.design as design_mod
+    from edpbrl.embed import load_embedder
+
+    design_mod.clear_design_cache()
+    calls = []
+    real = design_mod.solve_design
+
+    def counting(*a, **kw):
+        calls.append(1)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(design_mod, "solve_design", counting)
+    emb = load_embedder("hashing:24")
+    made = []
+
+    def make(seed):
+        made.append(
+            Personalizer.default(
+                k=3,
+                episodes=3,
+                seed=seed,
+                method="ed-pbrl-rounded",
+                vocabulary=str(tiny_vocab_dir),
+                embedder=emb,
+            )
+        )
+
+    threads = [threading.Thread(target=make, args=(s,)) for s in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 5 and len(calls) == 1
+    assert len({id(p.design) for p in made}) == 1

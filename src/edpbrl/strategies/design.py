@@ -4,6 +4,7 @@ from it — i.i.d. (the paper's sampling), without replacement, or by efficient 
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
 
@@ -17,11 +18,27 @@ from .registry import STRATEGIES
 # sessions and simulation runs in one process share them (a few entries, oldest evicted first).
 _DESIGN_CACHE: dict = {}
 _CACHE_SIZE = 8
+_CACHE_LOCK = threading.Lock()
+_SOLVING: dict = {}  # key -> lock held while one thread solves that design (others wait for it)
 
 
 def clear_design_cache() -> None:
     """Forget every cached static design (e.g. to time a design from scratch)."""
     _DESIGN_CACHE.clear()
+
+
+def _features_digest(mdp) -> str:
+    """A digest of the MDP's features and slot sizes (kept on the MDP: shared MDPs hash once)."""
+    digest = getattr(mdp, "_features_digest", None)
+    if digest is None:
+        h = hashlib.sha1(mdp.features.detach().cpu().numpy().tobytes())
+        h.update(repr(mdp.vocabulary.sizes).encode())
+        digest = h.hexdigest()
+        try:
+            mdp._features_digest = digest
+        except AttributeError:  # a domain with __slots__: hash every time
+            pass
+    return digest
 
 
 class DesignStrategy(Strategy):
@@ -53,12 +70,31 @@ class DesignStrategy(Strategy):
         mdp = ctx.mdp
         key = None
         if extra is None and self.prior is None:  # the static design is θ-agnostic: cache it
-            h = hashlib.sha1(mdp.features.detach().cpu().numpy().tobytes())
-            h.update(repr(mdp.vocabulary.sizes).encode())
-            key = (h.hexdigest(), self.criterion, float(ctx.episodes), float(ctx.lam), self.tol)
+            key = (_features_digest(mdp), self.criterion, float(ctx.episodes), float(ctx.lam), self.tol)
             key += (self.max_iter, str(self.device))
-            if key in _DESIGN_CACHE:
-                return _DESIGN_CACHE[key]
+            with _CACHE_LOCK:
+                if key in _DESIGN_CACHE:
+                    return _DESIGN_CACHE[key]
+                solving = _SOLVING.setdefault(key, threading.Lock())
+            # single flight: sessions created or restored at once wait for one solve
+            with solving:
+                with _CACHE_LOCK:
+                    if key in _DESIGN_CACHE:
+                        return _DESIGN_CACHE[key]
+                try:
+                    design = self._solve(ctx, None)
+                    with _CACHE_LOCK:
+                        if len(_DESIGN_CACHE) >= _CACHE_SIZE:
+                            _DESIGN_CACHE.pop(next(iter(_DESIGN_CACHE)))
+                        _DESIGN_CACHE[key] = design
+                finally:
+                    with _CACHE_LOCK:
+                        _SOLVING.pop(key, None)
+            return design
+        return self._solve(ctx, extra)
+
+    def _solve(self, ctx: StrategyContext, extra) -> Design:
+        mdp = ctx.mdp
         prog = None
         if ctx.progress is not None:
             prog = lambda i, n, msg: ctx.progress(i, n, f"design: {msg}")  # noqa: E731
@@ -74,10 +110,6 @@ class DesignStrategy(Strategy):
             max_iter=self.max_iter,
             progress=prog,
         )
-        if key is not None:
-            if len(_DESIGN_CACHE) >= _CACHE_SIZE:
-                _DESIGN_CACHE.pop(next(iter(_DESIGN_CACHE)))
-            _DESIGN_CACHE[key] = design
         return design
 
     def policies(self, ctx: StrategyContext) -> list[np.ndarray]:

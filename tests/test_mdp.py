@@ -139,3 +139,24 @@ def test_prompt_mdp_input_errors():
         PromptMDP(v, [np.zeros((2, 3)), np.zeros((3, 4))])
     with pytest.raises(DesignError, match="NaN"):
         PromptMDP(v, [np.zeros((2, 3)), np.full((3, 3), np.inf)])
+
+
+def test_shared_prompt_mdp_is_built_once_per_encoder_and_vocabulary(tiny_vocab):
+    import threading
+
+    from tests.embed._helpers import CountingEmbedder
+
+    enc = CountingEmbedder(HashingEmbedder(8))
+    got = []
+    threads = [
+        threading.Thread(target=lambda: got.append(PromptMDP.shared(tiny_vocab, enc))) for _ in range(6)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(m) for m in got}) == 1 and len(enc.calls) == tiny_vocab.horizon  # one build
+    other = Vocabulary({"a": ["x", "y"], "b": ["z", "w"]})
+    assert PromptMDP.shared(other, enc) is not got[0]
+    assert PromptMDP.shared(Vocabulary(tiny_vocab.to_dict()), enc) is got[0]  # same content
+    assert PromptMDP.shared(tiny_vocab, CountingEmbedder(HashingEmbedder(8))) is not got[0]

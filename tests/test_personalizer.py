@@ -118,3 +118,63 @@ def test_config_round_trips_an_embedder_object(tiny_vocab_dir):
     assert p.config["embedder"] == "hashing:16"
     q = Personalizer.from_config(p.config)
     assert q.ask() == p.ask() and q.n_records == 0
+
+
+def test_undo_then_a_different_answer_refits(tiny_vocab_dir):
+    """The estimate follows the answers, not their count: undoing an answer and giving another
+    must not return the θ̂ of the undone one (it did when the fit was cached per record count)."""
+    p = _p(tiny_vocab_dir, k=3, episodes=2)
+    q = p.ask()
+    p.tell(q, 0)
+    first = p.fit().copy()
+    summary_first = p.summary()
+    p.undo()
+    p.tell(q, 1)
+    fresh = _p(tiny_vocab_dir, k=3, episodes=2)
+    fresh.tell(fresh.ask(), 1)
+    assert not np.allclose(p.fit(), first)
+    np.testing.assert_allclose(p.fit(), fresh.fit())
+    assert p.summary() != summary_first and p.summary() == fresh.summary()
+
+
+def test_answers_are_encoded_lazily_in_one_batch(tiny_vocab_dir):
+    """tell() and skip() call no encoder (replaying a stored session is cheap); the first estimate
+    encodes every answered question's options in one call, and derived values are cached."""
+    from edpbrl.embed import HashingEmbedder
+    from tests.embed._helpers import CountingEmbedder
+
+    enc = CountingEmbedder(HashingEmbedder(32))
+    p = Personalizer.default(vocabulary=tiny_vocab_dir, embedder=enc, k=3, episodes=3)
+    n_setup = len(enc.calls)  # the vocabulary's token features
+    options = []
+    for i in range(5):
+        q = p.ask()
+        if i == 2:
+            p.skip(q)
+        else:
+            p.tell(q, i % 3)
+            options += q.options
+    assert len(enc.calls) == n_setup
+    theta = p.fit()
+    assert len(enc.calls) == n_setup + 1 and set(enc.calls[-1]) == set(options)
+    p.summary(), p.best_prompts(n=2), p.fit()
+    n = len(enc.calls)
+    assert p.best_prompts(n=2) == p.best_prompts(n=2) and len(enc.calls) == n  # cached
+    reference = Personalizer.default(vocabulary=tiny_vocab_dir, embedder="hashing:32", k=3, episodes=3)
+    for r in p.records:
+        q = reference.ask()
+        reference.skip(q) if r.kind == "skip" else reference.tell(q, r.choice)
+    np.testing.assert_allclose(theta, reference.fit())
+
+
+def test_sessions_sharing_an_encoder_share_the_mdp(tiny_vocab_dir):
+    from edpbrl.embed import load_embedder
+
+    emb = load_embedder("hashing:16")
+    a = Personalizer.default(vocabulary=tiny_vocab_dir, embedder=emb, k=3, episodes=2, seed=1)
+    b = Personalizer.default(vocabulary=tiny_vocab_dir, embedder=emb, k=3, episodes=2, seed=2)
+    assert a.mdp is b.mdp and a.token_features[0].base is not None
+    assert not a.token_features[0].flags.writeable
+    c = Personalizer.default(vocabulary=tiny_vocab_dir, embedder="hashing:16", k=3, episodes=2)
+    assert c.mdp is not a.mdp
+    np.testing.assert_array_equal(c.mdp.features.numpy(), a.mdp.features.numpy())

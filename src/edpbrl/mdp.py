@@ -18,6 +18,9 @@ visitation polytope is a product of simplices, which the fast solver exploits.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,10 +32,27 @@ from .vocab import Vocabulary
 
 Tensor = torch.Tensor
 
+# PromptMDP.shared: per encoder object (weakly held), {(vocabulary digest, device, dtype): mdp}
+_SHARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SHARED_LOCK = threading.Lock()
+_BUILDING: dict = {}  # (id(encoder), key) -> lock held while one thread builds that MDP
+_SHARED_PER_ENCODER = 4
+
 
 def _check_features(F: Tensor, what: str) -> None:
     if not torch.isfinite(F).all():
         raise DesignError(f"{what} contain NaN or infinite values")
+
+
+def vocabulary_digest(vocabulary: Vocabulary) -> str:
+    """A digest of a vocabulary's slot names and entries (equal content, equal digest)."""
+    h = hashlib.sha1()
+    for slot in vocabulary.slots:
+        h.update(slot.name.encode("utf-8", "surrogatepass") + b"\x01")
+        for e in slot.entries:
+            h.update(e.encode("utf-8", "surrogatepass") + b"\x00")
+        h.update(b"\x02")
+    return h.hexdigest()
 
 
 class TabularMDP:
@@ -201,6 +221,39 @@ class PromptMDP:
         """The prompt MDP whose token features are ``embedder.encode`` of each slot's entries."""
         feats = [embedder.encode(list(s.entries)) for s in vocabulary.slots]
         return cls(vocabulary, feats, device=device, dtype=dtype)
+
+    @classmethod
+    def shared(
+        cls,
+        vocabulary: Vocabulary,
+        embedder,
+        *,
+        device: str | torch.device = "cpu",
+        dtype: torch.dtype = torch.float64,
+    ) -> PromptMDP:
+        """:meth:`from_embedder`, built once per encoder object and vocabulary content and then
+        shared (read-only: nothing may write to its tensors). Every personalizer of a server
+        uses one encoder object, so its sessions share one MDP instead of holding a copy of the
+        token features each. Encoders that cannot be weakly referenced get a fresh MDP."""
+        key = (vocabulary_digest(vocabulary), str(device), dtype)
+        try:
+            with _SHARED_LOCK:
+                per = _SHARED.setdefault(embedder, {})
+                build_lock = _BUILDING.setdefault((id(embedder), key), threading.Lock())
+        except TypeError:  # not weak-referenceable (or unhashable): nothing to share it with
+            return cls.from_embedder(vocabulary, embedder, device=device, dtype=dtype)
+        with build_lock:  # one thread builds, concurrent callers wait for it
+            mdp = per.get(key)
+            if mdp is None:
+                mdp = cls.from_embedder(vocabulary, embedder, device=device, dtype=dtype)
+                mdp.features.requires_grad_(False)
+                with _SHARED_LOCK:
+                    while len(per) >= _SHARED_PER_ENCODER:
+                        per.pop(next(iter(per)))
+                    per[key] = mdp
+        with _SHARED_LOCK:
+            _BUILDING.pop((id(embedder), key), None)
+        return mdp
 
     def describe_weights(self, w: Tensor, top: int = 10, threshold: float = 1e-6) -> list[dict]:
         """Per slot: its name, the number of tokens with weight > ``threshold`` and the ``top``

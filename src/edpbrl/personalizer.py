@@ -11,6 +11,7 @@ a session is restored by :meth:`Personalizer.from_config` and replaying its answ
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,10 @@ from .prompts import beam_search
 from .strategies import Strategy, StrategyContext, check_plan, make_strategy
 from .vocab import Vocabulary
 
-FEEDBACK = ("dense", "final")  # dense: one question per slot over prefixes; final: one per episode
+FEEDBACK = ("dense", "final")
+# prefixes the beam search for best_prompts encodes per slot: a quarter of beam × shortlist; the
+# prompts it finds score the same under simulated people's true taste (docs/app.md)
+BEAM_CANDIDATES = 30  # dense: one question per slot over prefixes; final: one per episode
 
 
 @dataclass(frozen=True)
@@ -43,12 +47,17 @@ class Query:
 
 @dataclass
 class Record:
-    """What happened to a question: ``kind`` is "answer", "tie" (no preference) or "skip"."""
+    """What happened to a question: ``kind`` is "answer", "tie" (no preference) or "skip".
+
+    ``features`` (K, d) are the options' embeddings of an answer, encoded when an estimate
+    first needs them (many answers in one batch), so that telling and replaying cost no encoder
+    call; ``None`` until then, and for ties and skips.
+    """
 
     query: Query
     kind: str
     choice: int | None
-    features: np.ndarray  # (K, d)
+    features: np.ndarray | None = None
 
 
 class Personalizer:
@@ -92,8 +101,11 @@ class Personalizer:
             device,
         )
         self.config = config or {}
-        self.mdp = PromptMDP.from_embedder(vocabulary, embedder, device=device)
+        # one read-only MDP per (encoder object, vocabulary): sessions sharing an encoder share it
+        self.mdp = PromptMDP.shared(vocabulary, embedder, device=device)
         self.token_features = [self.mdp.slot_features(h).cpu().numpy() for h in range(vocabulary.horizon)]
+        for F in self.token_features:
+            F.flags.writeable = False
         self.dim = self.mdp.dim
         self.strategy = strategy or make_strategy(method, criterion=criterion, tol=tol, device=device)
         self.ctx = StrategyContext(
@@ -102,7 +114,8 @@ class Personalizer:
         self._episodes: list[np.ndarray] = []  # each (K, H)
         self._questions: list[Query] = []
         self.records: list[Record] = []
-        self._fit_cache: tuple[int, object] | None = None
+        self._version = 0  # bumped by every tell/skip/undo/extend: the key of derived values
+        self._derived: dict = {}  # derived values (fit, summary, best prompts) of self._version
         if not self.strategy.adaptive:
             self._plan(episodes)
 
@@ -223,6 +236,7 @@ class Personalizer:
         if not isinstance(episodes, int) or episodes < 1:
             raise EdpbrlError(f"episodes must be a positive integer, got {episodes!r}")
         self.episodes += episodes
+        self._changed()
         self.config["extra_episodes"] = self.config.get("extra_episodes", 0) + episodes
         self.ctx.episodes = self.episodes
         if not self.strategy.adaptive:
@@ -272,27 +286,51 @@ class Personalizer:
                 raise SessionError(f"choice must be an integer in range({self.k}), got {choice!r}")
             if not 0 <= int(choice) < self.k:
                 raise SessionError(f"choice {choice} is out of range({self.k})")
-        X = np.asarray(self.embedder.encode(q.options), dtype=np.float64)
         kind = "tie" if choice is None else "answer"
-        self.records.append(Record(q, kind, None if choice is None else int(choice), X))
+        self.records.append(Record(q, kind, None if choice is None else int(choice)))
+        self._changed()
 
     def skip(self, q: Query) -> None:
         """Move past ``q`` without answering."""
         self._check(q)
-        self.records.append(Record(q, "skip", None, np.zeros((self.k, self.dim))))
+        self.records.append(Record(q, "skip", None))
+        self._changed()
 
     def undo(self) -> bool:
         """Remove the last record; the next ask() returns that question again."""
         if not self.records:
             return False
         rec = self.records.pop()
+        self._changed()
         if self.strategy.adaptive:  # later episodes were planned from data that no longer holds
             keep = rec.query.episode + 1
             self._episodes = self._episodes[:keep]
             self._questions = [q for q in self._questions if q.episode < keep]
         return True
 
+    def _changed(self) -> None:
+        self._version += 1
+        self._derived.clear()
+
+    def _memo(self, key, compute):
+        """``compute()`` once per state of the answers (cleared by every tell/skip/undo/extend)."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
+
+    def _encode_pending(self) -> None:
+        """Encode the options of every answer that has no features yet, in one batch."""
+        pending = [r for r in self.records if r.kind == "answer" and r.features is None]
+        if not pending:
+            return
+        texts = list(dict.fromkeys(t for r in pending for t in r.query.options))
+        X = np.asarray(self.embedder.encode(texts), dtype=np.float64)
+        row = {t: i for i, t in enumerate(texts)}
+        for r in pending:
+            r.features = X[[row[t] for t in r.query.options]]
+
     def _answered(self) -> tuple[np.ndarray, np.ndarray]:
+        self._encode_pending()
         ans = [r for r in self.records if r.kind == "answer"]
         if not ans:
             return np.zeros((0, self.k, self.dim)), np.zeros(0, dtype=np.int64)
@@ -306,12 +344,13 @@ class Personalizer:
 
     # -- estimation ------------------------------------------------------------------------
     def fit_result(self):
-        """The full :class:`~edpbrl.choice.MLEResult` (cached per number of records)."""
-        key = len(self.records)
-        if self._fit_cache is None or self._fit_cache[0] != key:
+        """The full :class:`~edpbrl.choice.MLEResult` (cached until the answers change)."""
+
+        def fit():
             X, y = self._answered()
-            self._fit_cache = (key, fit_mle(X, y, self.lam))
-        return self._fit_cache[1]
+            return fit_mle(X, y, self.lam)
+
+        return self._memo("fit", fit)
 
     def fit(self) -> np.ndarray:
         """θ̂ (d,) — regularised MLE on the answers so far (zeros before any answer)."""
@@ -323,23 +362,35 @@ class Personalizer:
             texts = [texts]
         return np.asarray(self.embedder.encode(list(texts)), dtype=np.float64) @ self.fit()
 
-    def best_prompts(self, n: int = 4, beam: int = 15) -> list[str]:
-        """The n prompts with the highest θ̂ᵀx found by beam search."""
-        return [
-            t
-            for t, _ in beam_search(
+    def best_prompts(
+        self, n: int = 4, beam: int = 15, *, shortlist: int = 8, candidates: int | None = BEAM_CANDIDATES
+    ) -> list[str]:
+        """The n prompts with the highest θ̂ᵀx found by beam search (cached until the answers
+        change). ``candidates``: prefixes encoded per slot (see :func:`~edpbrl.prompts.beam_search`;
+        ``None`` encodes all ``beam × shortlist``, several times slower)."""
+
+        def search():
+            found = beam_search(
                 self.fit(),
                 self.vocabulary,
                 self.embedder,
                 n=n,
                 beam=beam,
+                shortlist=shortlist,
+                candidates=candidates,
                 token_features=self.token_features,
             )
-        ]
+            return [t for t, _ in found]
+
+        return list(self._memo(("best", n, beam, shortlist, candidates), search))
 
     def summary(self, top: int = 5) -> dict:
         """Per slot the tokens with the highest and lowest θ̂ᵀφ, and the estimate's uncertainty
-        (mean posterior standard deviation of θᵀφ over all tokens)."""
+        (mean posterior standard deviation of θᵀφ over all tokens); cached until the answers
+        change (a fresh copy each call)."""
+        return copy.deepcopy(self._memo(("summary", top), lambda: self._summary(top)))
+
+    def _summary(self, top: int) -> dict:
         res = self.fit_result()
         theta = res.theta.cpu().numpy()
         slots = []

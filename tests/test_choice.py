@@ -86,3 +86,26 @@ def test_bad_inputs():
         fit_mle(Xn, y, lam=1)
     with pytest.raises(EdpbrlError, match="choices must have shape"):
         fit_mle(X, y[:3], lam=1)
+
+
+@pytest.mark.parametrize("n", [3, 40])
+def test_low_rank_paths_match_dense_solves(n):
+    """With the identity prior and fewer option rows than dimensions, the Newton steps and the
+    posterior standard deviations use n·K-sized systems (Woodbury); they must agree with dense
+    d-sized solves (and fall back to them when n·K ≥ d)."""
+    from edpbrl.choice import confidence_ellipsoid
+
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, 3, 24))
+    y = rng.integers(0, 3, size=n)
+    res = fit_mle(X, y, 0.7)
+    dense = fit_mle(X, y, 0.7, prior=np.eye(24))  # the general path
+    np.testing.assert_allclose(res.theta.numpy(), dense.theta.numpy(), atol=1e-8)
+    np.testing.assert_allclose(res.hessian.numpy(), dense.hessian.numpy(), atol=1e-10)
+    A = res.factor.numpy()
+    np.testing.assert_allclose(A.T @ A + 0.7 * np.eye(24), res.hessian.numpy(), atol=1e-10)
+    V = rng.normal(size=(50, 24))
+    want = np.sqrt(np.einsum("md,de,me->m", V, np.linalg.inv(res.hessian.numpy()), V))
+    np.testing.assert_allclose(confidence_ellipsoid(res).std(V).numpy(), want, rtol=1e-8)
+    assert dense.factor is None
+    np.testing.assert_allclose(confidence_ellipsoid(dense).std(V).numpy(), want, rtol=1e-8)

@@ -77,6 +77,9 @@ class MLEResult:
     iterations: int
     converged: bool
     hessian: Tensor  # (d, d): Fisher at θ̂ + λP — the posterior precision of the Laplace approx.
+    # with the identity prior: A (n·K, d) and λ with hessian = AᵀA + λI (low-rank solves)
+    factor: Tensor | None = None
+    lam: float | None = None
 
     def covariance(self) -> Tensor:
         return torch.linalg.inv(self.hessian)
@@ -91,6 +94,25 @@ def _loss_grad(theta, X, y, lam, P):
     xy = X[torch.arange(X.shape[0], device=X.device), y]
     grad = (xbar - xy).sum(0) + lam * (P @ theta)
     return loss, grad, p
+
+
+def _fisher_factor(X: Tensor, theta: Tensor) -> Tensor:
+    """A (n·K, d) with AᵀA = the MNL Fisher at θ: rows √p_k (x_k − x̄) of every query."""
+    p = torch.softmax(X @ theta, dim=1)
+    xbar = torch.einsum("nk,nkd->nd", p, X)
+    return (p.sqrt()[..., None] * (X - xbar[:, None, :])).reshape(-1, X.shape[-1])
+
+
+def _newton_step(X: Tensor, theta: Tensor, grad: Tensor, lam: float, P: Tensor, identity: bool) -> Tensor:
+    """(Fisher(θ) + λP)⁻¹ ∇. With P = I and fewer option rows n·K than dimensions d, by the
+    Woodbury identity on AᵀA + λI (an n·K-sized system instead of a d-sized one)."""
+    n, K, d = X.shape
+    if identity and n * K < d:
+        A = _fisher_factor(X, theta)
+        M = A @ A.T + lam * torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
+        return (grad - A.T @ torch.linalg.solve(M, A @ grad)) / lam
+    Hs = query_fisher(X, theta) + lam * P
+    return torch.linalg.solve(0.5 * (Hs + Hs.T), grad)
 
 
 def fit_mle(
@@ -114,6 +136,7 @@ def fit_mle(
     if device is not None:
         X, y = X.to(device), y.to(device)
     n, K, d = X.shape
+    identity = prior is None
     P = torch.eye(d, dtype=X.dtype, device=X.device) if prior is None else _as_tensor(prior, device=X.device)
     if P.shape != (d, d):
         raise EdpbrlError(f"prior precision must be ({d}, {d}), got {tuple(P.shape)}")
@@ -130,8 +153,7 @@ def fit_mle(
             converged = True
             break
         it += 1
-        Hs = query_fisher(X, theta) + lam * P
-        step = torch.linalg.solve(0.5 * (Hs + Hs.T), grad)
+        step = _newton_step(X, theta, grad, lam, P, identity)
         slope = float(grad @ step)
         t = 1.0
         while True:
@@ -153,6 +175,8 @@ def fit_mle(
         iterations=it,
         converged=converged,
         hessian=0.5 * (H + H.T),
+        factor=_fisher_factor(X, theta) if identity else None,
+        lam=float(lam) if identity else None,
     )
 
 
@@ -163,6 +187,8 @@ class ConfidenceEllipsoid:
     center: Tensor
     precision: Tensor
     radius: float
+    factor: Tensor | None = None  # A with precision = AᵀA + lam·I, when known (MLEResult.factor)
+    lam: float | None = None
 
     def contains(self, theta) -> bool:
         diff = _as_tensor(theta, device=self.center.device) - self.center
@@ -171,6 +197,19 @@ class ConfidenceEllipsoid:
     def std(self, directions) -> Tensor:
         """Posterior standard deviation of θᵀv for each row v of ``directions`` (m, d)."""
         V = _as_tensor(directions, device=self.center.device)
+        A = self.factor
+        if A is not None and self.lam and A.shape[0] < A.shape[1]:
+            # (AᵀA + λI)⁻¹ = (I − Aᵀ(λI + AAᵀ)⁻¹A)/λ: an n·K-sized factorisation, not a d-sized one
+            M = A @ A.T + self.lam * torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
+            Lm, info = torch.linalg.cholesky_ex(M)
+            if int(info) == 0:
+                Z = torch.linalg.solve_triangular(Lm, A @ V.T, upper=False)
+                var = ((V * V).sum(1) - (Z * Z).sum(0)) / self.lam
+                return var.clamp_min(0).sqrt()
+        L, info = torch.linalg.cholesky_ex(self.precision)
+        if int(info) == 0:  # vᵀP⁻¹v = ‖L⁻¹v‖² (half the work of a general solve)
+            Z = torch.linalg.solve_triangular(L, V.T, upper=False)
+            return (Z * Z).sum(0).clamp_min(0).sqrt()
         sol = torch.linalg.solve(self.precision, V.T)
         return (V.T * sol).sum(0).clamp_min(0).sqrt()
 
@@ -182,4 +221,5 @@ def confidence_ellipsoid(result: MLEResult, level: float = 0.95) -> ConfidenceEl
     if not 0 < level < 1:
         raise EdpbrlError(f"level must be in (0, 1), got {level}")
     d = result.theta.numel()
-    return ConfidenceEllipsoid(result.theta, result.hessian, float(np.sqrt(chi2.ppf(level, d))))
+    radius = float(np.sqrt(chi2.ppf(level, d)))
+    return ConfidenceEllipsoid(result.theta, result.hessian, radius, result.factor, result.lam)

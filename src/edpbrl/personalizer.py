@@ -405,6 +405,5 @@ class Personalizer:
                 }
             )
         ell = confidence_ellipsoid(res)
-        allF = torch.as_tensor(np.concatenate(self.token_features), dtype=torch.float64)
-        unc = float(ell.std(allF).mean())
+        unc = float(ell.std(self.mdp.features.to(torch.float64)).mean())  # every token of every slot
         return {"slots": slots, "uncertainty": unc, "n_answers": self.n_answered}

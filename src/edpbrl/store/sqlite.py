@@ -1,7 +1,10 @@
 """The SQLite backend of :class:`~edpbrl.store.base.Store`: one file, WAL journal.
 
-Each write is one ``BEGIN IMMEDIATE`` transaction with ``synchronous=FULL``, committed before the
-method returns. Opened from a file path or ``sqlite:///PATH`` (``sqlite:////abs/path``).
+Each write is one ``BEGIN IMMEDIATE`` transaction, committed before the method returns. Writes
+that a person is told about (sessions, designs, answers, undos, extensions) are synced to disk
+(``synchronous=FULL``); bookkeeping of what was shown (question rows, images) survives a crash of
+the process but not a power cut (``NORMAL``), and is recreated if lost. Each thread keeps its own
+connection. Opened from a file path or ``sqlite:///PATH`` (``sqlite:////abs/path``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import os
 import secrets
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,6 +79,11 @@ CREATE TABLE IF NOT EXISTS images (
 );
 """
 
+_OPEN_ROW = (
+    "SELECT * FROM questions q WHERE session_id = ? AND idx = ? AND NOT EXISTS ("
+    " SELECT 1 FROM answers a WHERE a.question_id = q.id AND a.undone_at IS NULL)"
+    " ORDER BY shown_at DESC LIMIT 1"
+)
 _JSON_FIELDS = ("config", "certificate", "extensions", "options", "display_order", "seeds")
 
 
@@ -88,10 +97,11 @@ def _row(cur: sqlite3.Cursor, row: tuple) -> dict[str, Any]:
 
 
 class SQLiteStore:
-    """The SQLite backend. Thread-safe: each call opens its own short-lived connection."""
+    """The SQLite backend. Thread-safe: each thread uses its own connection."""
 
     def __init__(self, path: str | os.PathLike, *, create: bool = True):
         self.path = Path(path).expanduser()
+        self._local = threading.local()
         if not create and not self.path.is_file():
             raise StoreError(f"database not found: {self.path}")
         if self.path.parent and not self.path.parent.exists():
@@ -104,6 +114,7 @@ class SQLiteStore:
                 c.execute("PRAGMA journal_mode=WAL")
                 c.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
+            self._drop_conn()
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
 
     @classmethod
@@ -124,26 +135,50 @@ class SQLiteStore:
 
     @contextmanager
     def _conn(self):
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        conn.row_factory = _row
-        try:
+        """This thread's connection (opened on first use; kept open, so closing it never forces
+        a checkpoint of the WAL on the request path)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._local.conn, self._local.sync = conn, "FULL"
+            conn.row_factory = _row
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=FULL")  # a commit is on disk before we acknowledge it
-            yield conn
-        finally:
-            conn.close()
+            conn.execute("PRAGMA synchronous=FULL")
+        yield conn
+
+    def _drop_conn(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
 
     @contextmanager
-    def _tx(self):
-        """One write transaction, committed on exit (rolled back on error)."""
+    def _tx(self, *, durable: bool = True):
+        """One write transaction, committed on exit (rolled back on error). ``durable``: the
+        commit is on disk before this returns (``synchronous=FULL``; else ``NORMAL``, which
+        survives a crash of the process but perhaps not of the machine)."""
         with self._conn() as conn:
+            sync = "FULL" if durable else "NORMAL"
+            if self._local.sync != sync:
+                conn.execute(f"PRAGMA synchronous={sync}")
+                self._local.sync = sync
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    self._drop_conn()  # a connection in an unknown state is not reused
                 raise
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except BaseException:
+                self._drop_conn()
+                raise
 
     # -- sessions ---------------------------------------------------------------------------
     def create_session(self, *, style: str, k: int, episodes: int) -> str:
@@ -217,13 +252,12 @@ class SQLiteStore:
     ) -> dict[str, Any]:
         """The shown-question row for question ``idx``: reused while it has no live answer."""
         now = time.time()
-        with self._tx() as c:
-            row = c.execute(
-                "SELECT * FROM questions q WHERE session_id = ? AND idx = ? AND NOT EXISTS ("
-                " SELECT 1 FROM answers a WHERE a.question_id = q.id AND a.undone_at IS NULL)"
-                " ORDER BY shown_at DESC LIMIT 1",
-                (sid, idx),
-            ).fetchone()
+        with self._conn() as c:  # the common case, a question shown again, needs no write
+            row = c.execute(_OPEN_ROW, (sid, idx)).fetchone()
+        if row is not None and row["options"] == list(options):
+            return row
+        with self._tx(durable=False) as c:  # (a lost row is recreated when shown again)
+            row = c.execute(_OPEN_ROW, (sid, idx)).fetchone()
             if row is not None and row["options"] == list(options):
                 return row
             qid = new_token()
@@ -248,7 +282,7 @@ class SQLiteStore:
             return c.execute("SELECT * FROM questions WHERE id = ?", (qid,)).fetchone()
 
     def touch_question(self, qid: str) -> None:
-        with self._tx() as c:
+        with self._tx(durable=False) as c:
             c.execute(
                 "UPDATE questions SET last_shown_at = ?, times_shown = times_shown + 1 WHERE id = ?",
                 (time.time(), qid),
@@ -330,7 +364,7 @@ class SQLiteStore:
 
     # -- images -----------------------------------------------------------------------------
     def record_image(self, sid: str, *, prompt: str, seed: int, model_id: str, path: str) -> None:
-        with self._tx() as c:
+        with self._tx(durable=False) as c:
             c.execute(
                 "INSERT OR IGNORE INTO images (session_id, prompt, seed, model_id, path,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -178,7 +178,7 @@ def test_app_renders_options_with_the_diffusers_backend(tiny_sd, tmp_path, tiny_
         episodes=1,
         embedder="hashing",
     )
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://127.0.0.1") as c:  # Host must be a loopback name
         sid, s = start(c)
         url = s["question"]["options"][0]["image"]
         r = c.get(url)

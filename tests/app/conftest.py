@@ -17,6 +17,7 @@ def make_client(tmp_path, tiny_vocab_dir):
     pytest.importorskip("httpx", reason="the app tests need httpx (FastAPI's TestClient)")
     from fastapi.testclient import TestClient
 
+    from edpbrl.app.middleware import Protection
     from edpbrl.app.server import create_app
 
     clients = []
@@ -26,8 +27,10 @@ def make_client(tmp_path, tiny_vocab_dir):
         kw.setdefault("k", 3)
         kw.setdefault("episodes", 2)
         kw.setdefault("embedder", "hashing")
+        # tests poll quickly from one client: no rate limits unless a test sets its own
+        kw.setdefault("protection", Protection(rate=0, create_rate=0))
         app = create_app(db or tmp_path / "app.db", **kw)
-        c = TestClient(app)
+        c = TestClient(app, base_url="http://127.0.0.1")  # Host must be a loopback name
         c.__enter__()
         clients.append(c)
         return c

@@ -32,7 +32,7 @@ def test_manager_design_answer_restore(tmp_path, tiny_vocab_dir):
     assert (p.fit() == rt.p.fit()).all()
     m2 = SessionManager(m.store, vocab=str(tiny_vocab_dir), embedder="hashing")
     rt2 = m2.get(rt.sid)
-    assert rt2.state == "loading"
+    assert rt2.state in ("loading", "ready")  # restoring is quick now: it may be done already
     _wait(rt2)
     assert rt2.state == "ready" and rt2.p.ask() == q2
     assert m2.get("unknown-session-id-xxxxxxxxxxxx") is None

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
@@ -12,11 +18,26 @@ from ..store import Store
 from .sessions import SessionManager
 
 SUMMARY_EVERY = 3  # show "what I've learned so far" after every this many answers
+HEAVY_NICE = 10  # heavy threads run at this OS niceness: answering and paging preempt them
+T = TypeVar("T")
+
+
+def _lower_priority() -> None:
+    """Run this thread at niceness :data:`HEAVY_NICE` (Linux schedules threads one by one)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HEAVY_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the limit still applies
+        pass
 
 
 @dataclass
 class AppContext:
-    """The app's shared objects. ``generator`` is ``None`` when options are shown as text cards."""
+    """The app's shared objects. ``generator`` is ``None`` when options are shown as text cards.
+
+    ``heavy_threads``: how many heavy requests (summary, results, exports, images) run at once,
+    in threads of their own at a lower OS priority; the rest wait their turn, so that answering
+    never waits behind them for a core.
+    """
 
     store: Store
     manager: SessionManager
@@ -24,11 +45,29 @@ class AppContext:
     cache: ImageCache
     templates: Jinja2Templates
     summary_every: int = SUMMARY_EVERY
+    heavy_threads: int = 1
+    _heavy: Any = field(default=None, repr=False)
+    _heavy_lock: Any = field(default_factory=threading.Lock, repr=False)
 
     @property
     def images(self) -> bool:
         """Whether options and results come with rendered images."""
         return self.generator is not None
+
+    async def heavy(self, fn: Callable[[], T]) -> T:
+        """``fn()`` in one of ``heavy_threads`` low-priority worker threads (queued FIFO)."""
+        with self._heavy_lock:
+            if self._heavy is None:
+                self._heavy = ThreadPoolExecutor(
+                    max(1, int(self.heavy_threads)), "edpbrl-heavy", initializer=_lower_priority
+                )
+        return await asyncio.get_running_loop().run_in_executor(self._heavy, fn)
+
+    def close(self) -> None:
+        """Stop the heavy threads (waiting for what they run)."""
+        if self._heavy is not None:
+            self._heavy.shutdown(wait=True, cancel_futures=True)
+            self._heavy = None
 
 
 def get_ctx(request: Request) -> AppContext:

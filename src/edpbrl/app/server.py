@@ -6,15 +6,21 @@ A session id is an unguessable token; it is the only credential, so every route 
 question or image asked for belongs to the session named in the path.
 
 The parts: :mod:`.context` (what routes share), :mod:`.views` (what the app shows, no HTTP),
-:mod:`.routes` (the routers), :mod:`.schemas` (request bodies), :mod:`.middleware` (headers and
-errors), :mod:`.sessions` (live sessions).
+:mod:`.routes` (the routers), :mod:`.schemas` (request bodies), :mod:`.middleware` (protection,
+logs and errors), :mod:`.sessions` (live sessions), :mod:`.logs` (the server's JSON logs).
+
+At startup a background thread warms the server (the default settings' token features and design,
+the encoder model); ``GET /api/health`` says ``"ready": true`` once it is done.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -24,7 +30,7 @@ from ..render import Generator, ImageCache, load_generator
 from ..store import open_store
 from ..version import __version__
 from .context import AppContext
-from .middleware import install_error_handlers, install_middleware
+from .middleware import LOOPBACK_HOSTS, Protection, install_error_handlers, install_middleware
 from .routes import api_router, pages_router
 from .schemas import MAX_EPISODES, MAX_K
 from .sessions import SessionManager
@@ -43,12 +49,24 @@ def create_app(
     image_dir=None,
     render_options: dict | None = None,
     factory=None,
+    protection: Protection | None = None,
+    max_live: int = 1000,
+    idle_seconds: float = 900.0,
+    threads: int = 16,
+    heavy_threads: int = 2,
+    warm: bool = True,
 ) -> FastAPI:
     """The FastAPI app. ``generator``: ``None`` (text cards), a diffusers directory or a
     ``Generator``; ``vocab``: ``None`` (packaged) or a vocabulary path; ``embedder``: as for
     ``Personalizer.default``. ``image_dir`` defaults to ``<db stem>-images/`` beside the database;
     ``render_options`` go to ``DiffusersGenerator`` (``steps``, ``size``, ``guidance``, ``device``).
     ``factory(k=, episodes=, progress=)`` replaces ``Personalizer.default`` (for experiments).
+
+    Capacity: ``protection`` (hosts, size and rate limits, see
+    :class:`~edpbrl.app.middleware.Protection`); at most ``max_live`` sessions in memory, those
+    idle for ``idle_seconds`` dropped (restored from the store when touched again); ``threads``
+    request threads, and ``heavy_threads`` more, at a lower OS priority, that compute summaries,
+    results, exports and images; ``warm``: warm up in the background at startup (see the module docstring).
     """
     if not 2 <= int(k) <= MAX_K:
         raise EdpbrlError(f"k must be in 2..{MAX_K}, got {k}")
@@ -70,22 +88,73 @@ def create_app(
         if image_dir is None:
             raise EdpbrlError(f"the store {store.url} has no local directory: give image_dir")
     manager = SessionManager(
-        store, vocab=vocab, embedder=embedder, k=int(k), episodes=int(episodes), factory=factory
+        store,
+        vocab=vocab,
+        embedder=embedder,
+        k=int(k),
+        episodes=int(episodes),
+        factory=factory,
+        max_live=max_live,
+        idle_seconds=idle_seconds,
     )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     ctx = AppContext(
-        store=store, manager=manager, generator=gen, cache=ImageCache(image_dir), templates=templates
+        store=store,
+        manager=manager,
+        generator=gen,
+        cache=ImageCache(image_dir),
+        templates=templates,
+        heavy_threads=heavy_threads,
     )
 
-    app = FastAPI(title="edpbrl", version=__version__, docs_url=None, redoc_url=None)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        anyio.to_thread.current_default_thread_limiter().total_tokens = max(2, int(threads))
+        if warm:
+            threading.Thread(target=manager.warm, daemon=True, name="edpbrl-warm").start()
+        yield
+        ctx.close()
+
+    app = FastAPI(title="edpbrl", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.ctx = ctx
     app.state.store, app.state.manager, app.state.generator = store, manager, gen
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    install_middleware(app)
+    install_middleware(app, protection)
     install_error_handlers(app, templates)
+    _list_export_formats(app)
     app.include_router(pages_router)
     app.include_router(api_router)
     return app
+
+
+def _list_export_formats(app: FastAPI) -> None:
+    """The export's ``format`` parameter, in the OpenAPI schema, as an enum of the formats
+    registered when the schema is first asked for (plug-ins included)."""
+    build = app.openapi
+
+    def openapi():
+        if app.openapi_schema is None:
+            from ..export import FORMATS
+
+            spec = build()
+            for param in spec["paths"]["/sessions/{sid}/export"]["get"].get("parameters", []):
+                if param["name"] == "format":
+                    param["schema"]["enum"] = list(FORMATS)
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
+def trusted_hosts(host: str, allowed: list[str] | None = None) -> list[str]:
+    """The ``Host`` names a server bound to ``host`` accepts: the loopback names, ``host`` itself
+    (unless it is a wildcard address) and ``allowed`` (``["*"]`` accepts any)."""
+    allowed = [a.strip().lower() for a in (allowed or []) if a.strip()]
+    if "*" in allowed:
+        return ["*"]
+    hosts = list(LOOPBACK_HOSTS)
+    if host not in ("0.0.0.0", "::", ""):
+        hosts.append(host.lower())
+    return list(dict.fromkeys(hosts + allowed))
 
 
 def serve(
@@ -101,18 +170,39 @@ def serve(
     steps: int | None = None,
     size: int | None = None,
     guidance: float | None = None,
+    allowed_hosts: list[str] | None = None,
+    protection: Protection | None = None,
+    max_live: int = 1000,
+    idle_seconds: float = 900.0,
+    threads: int = 16,
+    heavy_threads: int | None = None,
+    torch_threads: int = 1,
+    log_level: str = "info",
 ) -> None:
     """Run the app with uvicorn (blocking). Binds to 127.0.0.1 unless ``host`` says otherwise.
 
     ``steps``/``size``/``guidance``: inference steps, image size and guidance scale for the
     ``generator`` directory (defaults 25, 512, 7.5; few-step models such as SD-Turbo want
-    ``steps=1..4, guidance=0``).
+    ``steps=1..4, guidance=0``). ``allowed_hosts``: ``Host`` names accepted besides the loopback
+    names and ``host`` itself (``["*"]``: any); ``protection``: the other limits (its ``hosts``
+    are replaced by these). ``heavy_threads`` defaults to the cores (they run at a lower OS
+    priority than answering); ``torch_threads``: intra-op threads per request thread. Logs are JSON lines
+    on stderr (``log_level``: ``info`` includes one access line per request).
     """
     import uvicorn
 
+    from .logs import configure_logging
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    torch.set_num_threads(max(1, int(torch_threads)))
+    configure_logging(log_level)
     opts = {"steps": steps, "size": size, "guidance": guidance}
     opts = {key: v for key, v in opts.items() if v is not None}
+    prot = protection or Protection()
+    prot.hosts = trusted_hosts(host, allowed_hosts)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     app = create_app(
         db,
         generator=generator,
@@ -121,11 +211,28 @@ def serve(
         episodes=episodes,
         embedder=embedder,
         render_options=opts,
+        protection=prot,
+        max_live=max_live,
+        idle_seconds=idle_seconds,
+        threads=threads,
+        heavy_threads=heavy_threads or cores,
     )
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(
             f"edpbrl: serving on {host}:{port}; anyone who can reach it can start sessions, and "
-            "anyone holding a session link can answer it"
+            "anyone holding a session link can answer it",
+            flush=True,
         )
-    print(f"edpbrl: open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    print(f"edpbrl: open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/", flush=True)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # configure_logging did it: JSON lines, tokens never logged
+        access_log=False,  # edpbrl.access logs requests with hashed session ids instead
+        timeout_keep_alive=75,  # longer than clients keep idle connections: no reuse races
+        h11_max_incomplete_event_size=16 * 1024,  # request line + headers
+        limit_concurrency=4096,
+        backlog=4096,
+        server_header=False,
+    )

@@ -2,7 +2,13 @@
 
 The store is the source of truth; an in-memory personalizer is a cache of what
 :func:`edpbrl.replay.restore` rebuilds from it. Designs and replays run in background threads and
-report progress, so no HTTP request waits on them.
+report progress, so no HTTP request waits long on them.
+
+Memory stays bounded: live sessions are a least-recently-used cache (``max_live`` sessions at most;
+sessions idle for ``idle_seconds`` are dropped) and a dropped session is restored from the store
+on its next request. Restoring is cheap: the sessions of a server share one encoder, one prompt
+MDP (the token features) and one static design per settings, and replaying answers needs no
+encoder call (option features are encoded when an estimate first needs them).
 """
 
 from __future__ import annotations
@@ -10,11 +16,16 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import SessionError
+import numpy as np
+
+from ..embed.base import check_texts
+from ..errors import EdpbrlError, SessionError
 from ..render import seed_for
 from ..replay import restore
 from ..store import Store
@@ -27,7 +38,12 @@ def _one_line(exc: BaseException) -> str:
 
 @dataclass
 class Runtime:
-    """One session's in-memory state. ``lock`` serialises everything that touches ``p``."""
+    """One session's in-memory state. ``lock`` serialises everything that touches ``p``.
+
+    ``pins`` counts requests using the runtime (a pinned runtime is never evicted); ``row`` is the
+    session's stored row and ``shown`` the stored row of the question on screen, both cached so
+    that showing and answering a question touch the store only to write.
+    """
 
     sid: str
     state: str = "designing"  # designing | loading | ready | error
@@ -36,29 +52,86 @@ class Runtime:
     p: Any = None
     lock: threading.RLock = field(default_factory=threading.RLock)
     cache: dict[str, Any] = field(default_factory=dict)  # derived values keyed by answer count
+    row: dict | None = None
+    shown: dict | None = None
+    pins: int = 0
+    evicted: bool = False
+    last_used: float = field(default_factory=time.monotonic)
+    loaded: threading.Event = field(default_factory=threading.Event)  # set once ready or failed
 
     def set_progress(self, done: int, total: int, message: str = "") -> None:
         self.progress = {"done": int(done), "total": int(total), "message": str(message)}
 
+    def finish(self, state: str, error: str | None = None) -> None:
+        self.state, self.error = state, error
+        self.loaded.set()
+
 
 class SharedEmbedder:
-    """One encoder for every session of a server (loaded once), safe to call from many threads."""
+    """One encoder for every session of a server (loaded once), safe to call from many threads.
 
-    def __init__(self, inner: Any):
+    Rows already encoded are served from an in-memory LRU of ``rows`` texts without waiting for
+    the model; the model itself runs one call at a time (its tokenizer is not thread-safe).
+    """
+
+    def __init__(self, inner: Any, rows: int = 20_000):
         self.inner = inner
         self.name = inner.name
-        self._lock = threading.Lock()
+        self.dim = inner.dim
+        self.rows = int(rows)
+        self._rows: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._model_lock = threading.Lock()
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self.inner, attr)
 
     def encode(self, texts):
-        with self._lock:
-            return self.inner.encode(texts)
+        texts = check_texts(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        found: dict[str, np.ndarray] = {}
+        with self._cache_lock:
+            for t in texts:
+                row = self._rows.get(t)
+                if row is not None:
+                    self._rows.move_to_end(t)
+                    found[t] = row
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            with self._model_lock:
+                new = np.asarray(self.inner.encode(missing), dtype=np.float32)
+            with self._cache_lock:
+                for t, row in zip(missing, new, strict=True):
+                    found[t] = row
+                    self._rows[t] = row
+                while len(self._rows) > self.rows:
+                    self._rows.popitem(last=False)
+        return np.stack([found[t] for t in texts])
+
+    def warm(self) -> None:
+        """Load the model now (not on the first person's request) with one real encoder call."""
+        with self._model_lock:
+            self.inner.encode([f"warm-up {time.time_ns()}, a quiet harbour at dawn, oil painting"])
+
+
+class ConflictError(SessionError):
+    """The request is valid but clashes with the session's state (HTTP 409)."""
+
+
+class InvalidAnswer(SessionError):
+    """The answer does not fit the question (HTTP 422)."""
+
+
+class Busy(EdpbrlError):
+    """The server holds as many live sessions as it may (HTTP 429, try again later)."""
+
+    retry_after = 30
 
 
 class SessionManager:
-    """Creates sessions, runs their designs and keeps their personalizers alive."""
+    """Creates sessions, runs their designs and keeps their personalizers alive (an LRU of at
+    most ``max_live`` sessions; those idle for ``idle_seconds`` are dropped)."""
 
     def __init__(
         self,
@@ -69,6 +142,9 @@ class SessionManager:
         k: int = 4,
         episodes: int = 30,
         factory: Callable | None = None,
+        max_live: int = 1000,
+        idle_seconds: float = 900.0,
+        min_idle: float = 10.0,
     ):
         self.store = store
         self.vocab = vocab
@@ -76,16 +152,22 @@ class SessionManager:
         self.k = k
         self.episodes = episodes
         self._factory = factory
+        self.max_live, self.idle_seconds, self.min_idle = int(max_live), float(idle_seconds), float(min_idle)
         # a spec string ("minilm", "hashing", "clip:PATH") is loaded once and shared; the stored
         # config keeps the spec so `edpbrl export` can rebuild a session without the server
         self.embedder_spec = "minilm" if embedder is None else embedder if isinstance(embedder, str) else None
         self._shared: Any = None if self.embedder_spec is not None else embedder
-        self._live: dict[str, Runtime] = {}
+        self._live: OrderedDict[str, Runtime] = OrderedDict()
         self._guard = threading.Lock()
         self._rng = random.SystemRandom()
+        self._swept = time.monotonic()
+        self.evictions = 0
+        self.warmup: dict[str, Any] = {"state": "cold", "seconds": None, "error": None}
 
     # -- lifecycle --------------------------------------------------------------------------
     def create(self, *, style: str, k: int, episodes: int) -> Runtime:
+        with self._guard:
+            self._make_room()
         sid = self.store.create_session(style=style, k=k, episodes=episodes)
         rt = Runtime(sid, state="designing")
         with self._guard:
@@ -93,16 +175,25 @@ class SessionManager:
         self._spawn(self._design, rt, k, episodes)
         return rt
 
-    def get(self, sid: str) -> Runtime | None:
-        """The runtime of a stored session (``None`` if unknown); starts a resume if needed."""
+    def get(self, sid: str, *, wait: float = 0.0) -> Runtime | None:
+        """The runtime of a stored session (``None`` if unknown); starts a restore if needed and
+        waits up to ``wait`` seconds for it."""
         with self._guard:
             rt = self._live.get(sid)
             if rt is not None:
+                self._live.move_to_end(sid)
+                rt.last_used = time.monotonic()
                 return rt
-            row = self.store.get_session(sid)
-            if row is None:
-                return None
-            rt = Runtime(sid, state="loading")
+        row = self.store.get_session(sid)
+        if row is None:
+            return None
+        with self._guard:
+            rt = self._live.get(sid)
+            if rt is not None:  # another request restored it meanwhile
+                rt.last_used = time.monotonic()
+                return rt
+            self._make_room()
+            rt = Runtime(sid, state="loading", row=row)
             self._live[sid] = rt
         if row["config"] is None:
             # the server stopped while designing: design again with the stored settings
@@ -110,20 +201,106 @@ class SessionManager:
             self._spawn(self._design, rt, row["k"], row["episodes"])
         else:
             self._spawn(self._load, rt)
+        if wait > 0:
+            rt.loaded.wait(wait)
         return rt
+
+    @contextmanager
+    def checkout(self, sid: str, *, wait: float = 0.0) -> Iterator[Runtime | None]:
+        """:meth:`get`, with the runtime pinned (never evicted) until the block ends."""
+        rt = self.get(sid, wait=wait)
+        if rt is None:
+            yield None
+            return
+        with self._guard:
+            rt.pins += 1
+        try:
+            yield rt
+        finally:
+            with self._guard:
+                rt.pins -= 1
+                rt.last_used = time.monotonic()
 
     def forget(self, sid: str) -> None:
         """Drop the in-memory copy; the next ``get`` rebuilds it from the store."""
         with self._guard:
-            self._live.pop(sid, None)
+            rt = self._live.pop(sid, None)
+            if rt is not None:
+                rt.evicted = True
+
+    @property
+    def n_live(self) -> int:
+        return len(self._live)
+
+    def _evictable(self, rt: Runtime, now: float, idle: float) -> bool:
+        if rt.pins or rt.state not in ("ready", "error") or now - rt.last_used < idle:
+            return False
+        if not rt.lock.acquire(blocking=False):  # in use by a request or a background thread
+            return False
+        rt.evicted = True
+        rt.lock.release()
+        return True
+
+    def _make_room(self) -> None:
+        """(guard held) Drop sessions idle for ``idle_seconds``; then, at ``max_live``, the least
+        recently used one idle for ``min_idle``; :class:`Busy` if none can go."""
+        now = time.monotonic()
+        if now - self._swept > 5 or len(self._live) >= self.max_live:
+            self._swept = now
+            for sid in [s for s, rt in self._live.items() if self._evictable(rt, now, self.idle_seconds)]:
+                del self._live[sid]
+                self.evictions += 1
+        while len(self._live) >= self.max_live:
+            victim = next(
+                (s for s, rt in self._live.items() if self._evictable(rt, now, self.min_idle)), None
+            )
+            if victim is None:
+                raise Busy(
+                    f"the server is busy: {len(self._live)} sessions are active; try again in a minute"
+                )
+            del self._live[victim]
+            self.evictions += 1
 
     def shared_embedder(self) -> Any:
         with self._guard:
             if self._shared is None:
-                from ..embed import load_embedder
+                from ..embed import CachedEmbedder, load_embedder
 
-                self._shared = SharedEmbedder(load_embedder(self.embedder_spec))
+                inner = load_embedder(self.embedder_spec)
+                if isinstance(inner, CachedEmbedder):
+                    # the disk cache serves the vocabulary's token features after a restart; the
+                    # many small calls of answers and results stay in memory only
+                    inner.memory_rows, inner.disk_min = 0, 256
+                self._shared = SharedEmbedder(inner)
             return self._shared
+
+    def warm(self) -> None:
+        """Build the default settings' MDP and design and load the encoder model, so that the
+        first people neither wait for them nor see a frozen question (``warmup`` tells)."""
+        t0 = time.perf_counter()
+        self.warmup = {"state": "warming", "seconds": None, "error": None}
+        try:
+            emb = self.shared_embedder()
+            warm = getattr(emb, "warm", None) or (lambda: emb.encode(["warm-up"]))
+            if self._factory is not None:  # someone else's personalizers: only the encoder
+                warm()
+                self.warmup = {"state": "ready", "seconds": round(time.perf_counter() - t0, 3), "error": None}
+                return
+            p = self._make(self.k, self.episodes, lambda *a: None)  # MDP + design, cached and shared
+            warm()
+            # one short session through every code path people use (estimate, summary, beam
+            # search), so that no first request pays for lazy imports and first-call set-up
+            for _ in range(2):
+                q = p.ask()
+                if q is None:
+                    break
+                p.tell(q, 0)
+            p.summary(top=1)
+            p.best_prompts(n=1, beam=2, shortlist=2)
+        except Exception as exc:  # the sessions will report it; the server stays up
+            self.warmup = {"state": "failed", "seconds": time.perf_counter() - t0, "error": _one_line(exc)}
+            return
+        self.warmup = {"state": "ready", "seconds": round(time.perf_counter() - t0, 3), "error": None}
 
     def _spawn(self, fn, *args) -> None:
         threading.Thread(target=fn, args=args, daemon=True, name=f"edpbrl-{fn.__name__}").start()
@@ -162,23 +339,24 @@ class SessionManager:
                 seconds=time.perf_counter() - t0,
             )
         except Exception as exc:  # report any failure on the page, keep the server alive
-            rt.state, rt.error = "error", _one_line(exc)
+            rt.finish("error", _one_line(exc))
             self.store.set_status(rt.sid, "error", rt.error)
             return
         with rt.lock:
             rt.p = p
-            rt.state = "ready"
+            rt.row = None
+            rt.finish("ready")
 
     def _load(self, rt: Runtime) -> None:
         rt.set_progress(0, 1, "restoring the session")
         try:
             p = restore(self.store, rt.sid, embedder=self.shared_embedder(), progress=rt.set_progress)
         except Exception as exc:
-            rt.state, rt.error = "error", _one_line(exc)
+            rt.finish("error", _one_line(exc))
             return
         with rt.lock:
             rt.p = p
-            rt.state = "ready"
+            rt.finish("ready")
 
     def extend(self, rt: Runtime, episodes: int) -> None:
         """Plan more questions in the background (state goes to ``designing`` meanwhile)."""
@@ -186,30 +364,41 @@ class SessionManager:
             if rt.state != "ready":
                 raise SessionError(f"session is {rt.state}; try again when it is ready")
             rt.state = "designing"
+            rt.loaded.clear()
             rt.set_progress(0, 1, "planning more questions")
         self._spawn(self._extend, rt, episodes)
 
     def _extend(self, rt: Runtime, episodes: int) -> None:
         with rt.lock:
             try:
-                after = len(self.store.live_answers(rt.sid))
+                after = rt.p.n_records
                 rt.p.extend(episodes)
                 self.store.add_extension(rt.sid, episodes=episodes, after=after, n_questions=rt.p.n_questions)
             except Exception as exc:
-                rt.state, rt.error = "error", _one_line(exc)
+                rt.finish("error", _one_line(exc))
                 self.forget(rt.sid)  # rebuild from the store next time
                 return
             rt.cache.clear()
-            rt.state = "ready"
+            rt.row = None
+            rt.finish("ready")
 
     # -- questions and answers (call with rt.lock held) ---------------------------------------
+    def session_row(self, rt: Runtime) -> dict:
+        """The session's stored row (cached in the runtime; re-read after a design or extend)."""
+        if rt.row is None or rt.row.get("config") is None:
+            rt.row = self.store.get_session(rt.sid)
+        return rt.row
+
     def current(self, rt: Runtime) -> tuple[Any, dict] | None:
         """``(query, shown-question row)`` for the question to show now, or ``None`` when done."""
         q = rt.p.ask()
         if q is None:
             return None
-        row = self.store.get_session(rt.sid)
         options = list(q.options)
+        shown = rt.shown
+        if shown is not None and shown["idx"] == q.index and shown["options"] == options:
+            return q, shown
+        row = self.session_row(rt)
         # identical texts are shown once (choosing either is the same answer); the on-screen
         # order is shuffled against position bias and recorded with the row
         order = list({text: i for i, text in reversed(list(enumerate(options)))}.values())
@@ -225,14 +414,18 @@ class SessionManager:
             display_order=order,
             seeds=seeds,
         )
+        rt.shown = shown
         return q, shown
 
     def answer(self, rt: Runtime, qid: str, action: str, position: int | None) -> None:
         """Apply one answer to the personalizer and commit it to the store (both or neither)."""
         cur = self.current(rt)
-        shown = self.store.get_question(rt.sid, qid)
-        if shown is None:
-            raise LookupError("question not found in this session")
+        if cur is not None and cur[1]["id"] == qid:
+            shown = cur[1]
+        else:
+            shown = self.store.get_question(rt.sid, qid)
+            if shown is None:
+                raise LookupError("question not found in this session")
         if cur is None:
             raise ConflictError("all questions are answered; nothing to answer")
         q, now_row = cur
@@ -255,12 +448,14 @@ class SessionManager:
         except BaseException:
             rt.p.undo()  # keep memory and store in step
             raise
+        rt.shown = None
         rt.cache.clear()
 
     def undo(self, rt: Runtime) -> dict | None:
         row = self.store.undo_last(rt.sid)
         if row is None:
             return None
+        rt.shown = None
         try:
             ok = rt.p.undo()
         except Exception:
@@ -272,11 +467,3 @@ class SessionManager:
 
     def _is_answered(self, sid: str, qid: str) -> bool:
         return any(a["question_id"] == qid for a in self.store.live_answers(sid))
-
-
-class ConflictError(SessionError):
-    """The request is valid but clashes with the session's state (HTTP 409)."""
-
-
-class InvalidAnswer(SessionError):
-    """The answer does not fit the question (HTTP 422)."""

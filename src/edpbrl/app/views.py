@@ -8,6 +8,8 @@ codes. The routes in :mod:`.routes` parse a request, call these and return what 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from .context import AppContext
 from .sessions import ConflictError, InvalidAnswer, Runtime
 
 _SID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+RESTORE_WAIT = 1.0  # seconds a request waits for a session it finds in the store to be restored
 
 
 class NotFound(EdpbrlError):
@@ -30,11 +33,23 @@ class Unprocessable(EdpbrlError):
 
 # -- sessions ----------------------------------------------------------------------------------
 def lookup(ctx: AppContext, sid: str) -> Runtime:
-    """The session ``sid`` (a resume starts if it is not in memory); NotFound if unknown."""
-    rt = ctx.manager.get(sid) if _SID.match(sid) else None
+    """The session ``sid`` (a resume starts if it is not in memory, and is waited for up to
+    :data:`RESTORE_WAIT` seconds); NotFound if unknown."""
+    rt = ctx.manager.get(sid, wait=RESTORE_WAIT) if _SID.match(sid) else None
     if rt is None:
         raise NotFound("unknown session")
     return rt
+
+
+@contextmanager
+def checkout(ctx: AppContext, sid: str) -> Iterator[Runtime]:
+    """:func:`lookup`, with the session kept in memory until the block ends (what routes use)."""
+    if not _SID.match(sid):
+        raise NotFound("unknown session")
+    with ctx.manager.checkout(sid, wait=RESTORE_WAIT) as rt:
+        if rt is None:
+            raise NotFound("unknown session")
+        yield rt
 
 
 def ready(rt: Runtime) -> Runtime:
@@ -59,7 +74,7 @@ def result_image_url(ctx: AppContext, sid: str, n: int) -> str | None:
 
 def session_state(ctx: AppContext, rt: Runtime) -> dict[str, Any]:
     """The session as the question page sees it; ``question`` is the one to answer now."""
-    row = ctx.store.get_session(rt.sid)
+    row = ctx.manager.session_row(rt)  # (no lock: a stale cached row is re-read, never wrong)
     out: dict[str, Any] = {
         "id": rt.sid,
         "style": row["style"],
@@ -81,7 +96,7 @@ def session_state(ctx: AppContext, rt: Runtime) -> dict[str, Any]:
         return out
     with rt.lock:
         p = rt.p
-        n_events = len(ctx.store.live_answers(rt.sid))
+        n_events = int(p.n_records)  # the live answers, skips and no-preferences (as stored)
         out.update(
             n_questions=int(p.n_questions),
             n_answered=int(p.n_answered),

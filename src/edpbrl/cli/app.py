@@ -13,8 +13,16 @@ def store_help() -> str:
 
 
 def cmd_serve(a) -> int:
+    from ..app.middleware import Protection
     from ..app.server import serve
 
+    protection = Protection(
+        max_body=a.max_body,
+        rate=a.rate,
+        burst=a.burst,
+        create_rate=a.create_rate / 60,
+        create_burst=a.create_burst,
+    )
     serve(
         host=a.host,
         port=a.port,
@@ -27,6 +35,13 @@ def cmd_serve(a) -> int:
         steps=a.steps,
         size=a.size,
         guidance=a.guidance,
+        allowed_hosts=a.allowed_host,
+        protection=protection,
+        max_live=a.max_live,
+        idle_seconds=a.idle_timeout,
+        threads=a.threads,
+        heavy_threads=a.heavy_threads,
+        log_level=a.log_level,
     )
     return 0
 
@@ -51,6 +66,58 @@ def add_parsers(sub) -> None:
     sv.add_argument("--steps", type=int, help="diffusion inference steps (default: the backend's)")
     sv.add_argument("--size", type=int, help="image size in pixels (default: the backend's)")
     sv.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    sv.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="a Host name to accept besides the loopback names and --host (repeatable; '*': any); "
+        "other Host headers get 400 (DNS rebinding)",
+    )
+    sv.add_argument(
+        "--max-live",
+        type=int,
+        default=1000,
+        help="sessions held in memory (default 1000); "
+        "beyond it the least recently used are dropped and restored when touched, and "
+        "new sessions get 429 when none can be dropped",
+    )
+    sv.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=900.0,
+        help="seconds before an idle session is dropped from memory (default 900)",
+    )
+    sv.add_argument("--threads", type=int, default=16, help="request threads (default 16)")
+    sv.add_argument(
+        "--heavy-threads",
+        type=int,
+        help="summaries, results and exports computed at once (default: cores - 1, at least 1)",
+    )
+    sv.add_argument(
+        "--rate",
+        type=float,
+        default=20.0,
+        help="requests per second per client address (default 20; 0: no limit)",
+    )
+    sv.add_argument("--burst", type=float, default=60.0, help="request burst per client address (default 60)")
+    sv.add_argument(
+        "--create-rate",
+        type=float,
+        default=20.0,
+        help="new sessions per minute per client address (default 20; 0: no limit)",
+    )
+    sv.add_argument(
+        "--create-burst", type=float, default=20.0, help="new-session burst per client address (default 20)"
+    )
+    sv.add_argument(
+        "--max-body", type=int, default=64 * 1024, help="largest request body in bytes (default 65536)"
+    )
+    sv.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="JSON logs on stderr; info has one access line per request (default info)",
+    )
     sv.set_defaults(fn=cmd_serve)
 
     ex = sub.add_parser("export", help="export a web-app session")

@@ -28,8 +28,8 @@ def index(request: Request, ctx: Ctx):
 
 @router.get("/s/{sid}", include_in_schema=False)
 def session_page(request: Request, sid: str, ctx: Ctx):
-    rt = views.lookup(ctx, sid)
-    row = ctx.store.get_session(rt.sid)
+    with views.checkout(ctx, sid) as rt:
+        row = ctx.manager.session_row(rt)
     return ctx.templates.TemplateResponse(
         request,
         "session.html",
@@ -38,23 +38,24 @@ def session_page(request: Request, sid: str, ctx: Ctx):
 
 
 @router.get("/s/{sid}/result", include_in_schema=False)
-def result_page(request: Request, sid: str, ctx: Ctx):
-    rt = views.lookup(ctx, sid)
-    if rt.state != "ready":
+async def result_page(request: Request, sid: str, ctx: Ctx):
+    def work():
+        with views.checkout(ctx, sid) as rt:
+            if rt.state != "ready":
+                return None
+            row = ctx.manager.session_row(rt)
+            return {
+                "sid": rt.sid,
+                "style": row["style"],
+                "res": views.session_result(ctx, rt),
+                "cert": row["certificate"] or {},
+                "done": views.is_done(rt),
+                "formats": list(FORMATS),
+                "episodes": max(1, min(ctx.manager.episodes, 10)),
+                "public": public_id(rt.sid),
+            }
+
+    page = await ctx.heavy(work)
+    if page is None:
         return RedirectResponse(f"/s/{sid}", status_code=303)
-    row = ctx.store.get_session(rt.sid)
-    res = views.session_result(ctx, rt)
-    return ctx.templates.TemplateResponse(
-        request,
-        "result.html",
-        {
-            "sid": rt.sid,
-            "style": row["style"],
-            "res": res,
-            "cert": row["certificate"] or {},
-            "done": views.is_done(rt),
-            "formats": list(FORMATS),
-            "episodes": max(1, min(ctx.manager.episodes, 10)),
-            "public": public_id(rt.sid),
-        },
-    )
+    return ctx.templates.TemplateResponse(request, "result.html", page)

@@ -119,8 +119,9 @@ def add_parsers(sub) -> None:
     add_json_option(d)
     d.set_defaults(fn=cmd_design)
 
-    b = sub.add_parser("bench", help="benchmarks that print figures")
-    bsub = b.add_subparsers(dest="bench", required=True)
+
+def add_bench_parser(bsub) -> None:
+    """``edpbrl bench design`` (the ``bench`` group lives in :mod:`.bench`)."""
     bd = bsub.add_parser("design", help="time to a certified design on a realistic instance")
     bd.add_argument("--slots", type=int, default=6, help="number of slots H (default 6)")
     bd.add_argument("--words", type=int, default=2500, help="words per slot (default 2500)")

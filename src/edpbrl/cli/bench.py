@@ -1,0 +1,141 @@
+"""``edpbrl bench``: benchmarks that print figures — ``design`` (the solver), ``app`` (load and soak
+tests of the web app) and ``crash`` (SIGKILLs under load)."""
+
+from __future__ import annotations
+
+import json
+
+from . import design
+from .options import embedder_help, print_json
+
+
+def _server_args(a) -> list[str]:
+    args = list(a.server_arg or [])
+    for flag in ("vocab", "embedder", "k", "episodes"):
+        value = getattr(a, f"server_{flag}", None)
+        if value is not None:
+            args += [f"--{flag}", str(value)]
+    return args
+
+
+def cmd_bench_app(a) -> int:
+    from ..app.bench import LoadConfig, run_load
+    from ..app.bench.load import format_report
+
+    cfg = LoadConfig(
+        people=a.people,
+        questions=a.questions,
+        think=a.think,
+        seconds=a.seconds,
+        ramp=a.ramp,
+        soak=a.soak,
+        url=a.url,
+        pid=a.pid,
+        db=a.db,
+        server_args=_server_args(a),
+        summary=not a.no_summary,
+        reload=not a.no_reload,
+        seed=a.seed,
+    )
+    report = run_load(cfg)
+    if a.json:
+        print_json(report)
+    else:
+        print(format_report(report))
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0
+
+
+def cmd_bench_crash(a) -> int:
+    from ..app.bench import CrashConfig, run_crash
+    from ..app.bench.crash import format_crash
+
+    cfg = CrashConfig(
+        kills=a.kills,
+        people=a.people,
+        questions=a.questions,
+        think=a.think,
+        gap=(a.min_gap, a.max_gap),
+        after=a.after,
+        server_args=_server_args(a),
+        seed=a.seed,
+    )
+    report = run_crash(cfg)
+    print_json(report) if a.json else print(format_crash(report))
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0
+
+
+def _server_options(p) -> None:
+    g = p.add_argument_group("the server started for the test (loopback, a fresh store)")
+    g.add_argument("--vocab", dest="server_vocab", help="vocabulary (default: packaged)")
+    g.add_argument("--embedder", dest="server_embedder", help=embedder_help() + " (default minilm)")
+    g.add_argument("--k", dest="server_k", type=int, help="options per question (default 4)")
+    g.add_argument("--episodes", dest="server_episodes", type=int, help="episodes per session (default 30)")
+    g.add_argument(
+        "--server-arg",
+        action="append",
+        metavar="ARG",
+        help="another `edpbrl serve` option, e.g. --server-arg=--heavy-threads --server-arg=2 (repeatable)",
+    )
+
+
+def add_parsers(sub) -> None:
+    b = sub.add_parser("bench", help="benchmarks that print figures")
+    bsub = b.add_subparsers(dest="bench", required=True)
+    design.add_bench_parser(bsub)
+
+    ba = bsub.add_parser(
+        "app",
+        help="load or soak test of the web app on loopback: throughput, latency percentiles, memory, "
+        "answers acknowledged vs stored",
+    )
+    ba.add_argument("--people", type=int, default=50, help="people at once (default 50, at most 500)")
+    ba.add_argument("--questions", type=int, default=30, help="questions each person answers (default 30)")
+    ba.add_argument(
+        "--think", type=float, default=1.0, help="mean think time per question in s (default 1.0)"
+    )
+    ba.add_argument("--seconds", type=float, default=300.0, help="time limit in s (default 300)")
+    ba.add_argument(
+        "--ramp",
+        type=float,
+        help="seconds over which people arrive (default: questions × think, steady arrivals)",
+    )
+    ba.add_argument(
+        "--soak",
+        type=float,
+        help="soak for this many seconds instead: people come and go (a new one after each session)",
+    )
+    ba.add_argument("--url", help="test a running server instead (loopback only; needs --db)")
+    ba.add_argument("--pid", type=int, help="with --url: the server's process id, for memory figures")
+    ba.add_argument("--db", help="the store: with --url the server's; else where the started server writes")
+    ba.add_argument("--no-summary", action="store_true", help="never fetch the learned summary")
+    ba.add_argument("--no-reload", action="store_true", help="do not GET the state after each answer")
+    ba.add_argument("--seed", type=int, default=0, help="random seed of the simulated people")
+    ba.add_argument("--out", help="also write the JSON report here")
+    _server_options(ba)
+    ba.add_argument("--json", action="store_true", help="print the report as JSON")
+    ba.set_defaults(fn=cmd_bench_app)
+
+    bc = bsub.add_parser(
+        "crash",
+        help="SIGKILL the server at random moments under load; verify every acknowledged answer",
+    )
+    bc.add_argument("--kills", type=int, default=3, help="SIGKILLs (default 3, at most 50)")
+    bc.add_argument("--people", type=int, default=20, help="people at once (default 20)")
+    bc.add_argument("--questions", type=int, default=30, help="questions per session (default 30)")
+    bc.add_argument("--think", type=float, default=0.5, help="mean think time in s (default 0.5)")
+    bc.add_argument("--min-gap", type=float, default=5.0, help="fewest seconds between kills (default 5)")
+    bc.add_argument("--max-gap", type=float, default=15.0, help="most seconds between kills (default 15)")
+    bc.add_argument(
+        "--after", type=float, default=10.0, help="seconds of load after the last restart (default 10)"
+    )
+    bc.add_argument("--seed", type=int, default=0, help="random seed (kill times, people)")
+    bc.add_argument("--out", help="also write the JSON report here")
+    _server_options(bc)
+    bc.add_argument("--json", action="store_true", help="print the report as JSON")
+    bc.set_defaults(fn=cmd_bench_crash)

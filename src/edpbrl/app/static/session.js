@@ -12,6 +12,10 @@
   let busy = false;     // a request is in flight: ignore keys, so nothing is sent twice
   let learnedAt = -1;   // answer count the learned panel was last loaded for
 
+  // keys 1..9 select the first nine options and 0 the tenth (K ≤ 10)
+  const keyOf = (pos) => (pos === 9 ? "0" : String(pos + 1));
+  const posOf = (key) => (key === "0" ? 9 : Number(key) - 1);
+
   function show(view) {
     for (const v of views) $(v).hidden = v !== view;
   }
@@ -43,14 +47,17 @@
     $("slot-hint").textContent = q.slot ? `(varying: ${q.slot})` : "";
     const box = $("options");
     box.replaceChildren();
-    box.style.setProperty("--k", q.options.length);
-    $("max-key").textContent = String(q.options.length);
+    const n = q.options.length;
+    box.style.setProperty("--k", n);
+    box.style.setProperty("--cols", n <= 5 ? n : Math.ceil(n / 2));  // K > 5: two rows
+    $("max-key").textContent = n === 10 ? "9" : String(n);
+    $("key-zero").hidden = n !== 10;
     for (const o of q.options) {
       const card = el("div", {
         class: "option card", role: "option", "data-position": String(o.position),
         "aria-selected": "false", tabindex: "0",
       });
-      card.append(el("span", { class: "key", text: String(o.position + 1) }));
+      card.append(el("span", { class: "key", text: keyOf(o.position), "aria-hidden": "true" }));
       if (o.image) {
         card.append(el("img", { src: o.image, alt: o.text, class: "option-image" }));
       }
@@ -166,8 +173,8 @@
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
     if (!current || current.state !== "asking") return;
     const key = ev.key;
-    if (/^[1-9]$/.test(key)) {
-      select(Number(key) - 1);
+    if (/^[0-9]$/.test(key)) {
+      select(posOf(key));
     } else if (key === "Enter") {
       ev.preventDefault();
       send("choose");

@@ -25,7 +25,10 @@ def _as_tensor(a, dtype=torch.float64, device=None) -> Tensor:
 
 def validate_queries(X, y=None, dim: int | None = None) -> tuple[Tensor, Tensor | None]:
     """Check shapes and values; returns (X (n, K, d) float64, y (n,) long or None)."""
-    X = _as_tensor(X)
+    try:
+        X = _as_tensor(X)
+    except (TypeError, ValueError, RuntimeError):
+        raise EdpbrlError("query features must be an (n, K, d) array of numbers") from None
     if X.ndim != 3:
         raise EdpbrlError(f"query features must have shape (n, K, d), got {tuple(X.shape)}")
     n, K, d = X.shape
@@ -37,7 +40,12 @@ def validate_queries(X, y=None, dim: int | None = None) -> tuple[Tensor, Tensor 
         raise EdpbrlError("query features contain NaN or infinite values")
     if y is None:
         return X, None
-    y = torch.as_tensor(np.asarray(y), device=X.device)
+    try:
+        y = torch.as_tensor(np.asarray(y), device=X.device)
+    except (TypeError, ValueError, RuntimeError):
+        raise EdpbrlError(f"choices must be {n} integers") from None
+    if y.dtype == torch.bool or y.is_complex():
+        raise EdpbrlError("choices must be integers")
     if y.shape != (n,):
         raise EdpbrlError(f"choices must have shape ({n},), got {tuple(y.shape)}")
     if y.dtype.is_floating_point and not torch.equal(y, y.round()):

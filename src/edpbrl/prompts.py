@@ -11,7 +11,25 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import EdpbrlError
 from .vocab import Vocabulary, join_prompt
+
+
+def _check(theta, dim, **sizes) -> np.ndarray:
+    try:
+        theta = np.asarray(theta, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise EdpbrlError("θ must be a vector of numbers") from None
+    if theta.ndim != 1 or (dim is not None and theta.shape[0] != dim):
+        raise EdpbrlError(f"θ must have shape ({dim},), got {theta.shape}")
+    if not np.isfinite(theta).all():
+        raise EdpbrlError("θ contains NaN or infinite values")
+    for name, value in sizes.items():
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1
+        ):
+            raise EdpbrlError(f"{name} must be a positive integer, got {value!r}")
+    return theta
 
 
 def beam_search(
@@ -27,7 +45,9 @@ def beam_search(
 ) -> list[tuple[str, float]]:
     """Top-n (prompt, score) pairs. token_features: optional list of (n_h, d) per slot;
     candidates: at most this many distinct prefixes encoded per slot (None: every extension)."""
-    theta = np.asarray(theta, dtype=np.float64)
+    theta = _check(
+        theta, getattr(embedder, "dim", None), n=n, beam=beam, shortlist=shortlist, candidates=candidates
+    )
     beams: list[tuple[list[str], float]] = [([], 0.0)]
     for h, slot in enumerate(vocabulary.slots):
         F = (

@@ -75,7 +75,10 @@ class Registry(Generic[T]):
         return list(self._entries)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        try:
+            return name in self._entries
+        except TypeError:  # unhashable: not a name
+            return False
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)

@@ -31,6 +31,10 @@ class Slot:
         return len(self.entries)
 
 
+def _is_list(x) -> bool:
+    return isinstance(x, list | tuple) or (isinstance(x, Sequence) and not isinstance(x, str | bytes))
+
+
 def join_prompt(tokens: Sequence[str]) -> str:
     """Prompt text of a (partial) trajectory: non-blank tokens joined with ", "."""
     return ", ".join(t for t in tokens if t)
@@ -41,8 +45,19 @@ class Vocabulary:
 
     def __init__(self, slots: Sequence[Slot] | Mapping[str, Sequence[str]], *, dedupe: bool = False):
         if isinstance(slots, Mapping):
+            bad = next((k for k, v in slots.items() if isinstance(v, str | bytes) or not _is_list(v)), None)
+            if bad is not None:
+                raise VocabularyError(
+                    f"slot {str(bad)!r} must be a list of entries, got {type(slots[bad]).__name__}"
+                )
             slots = [Slot(str(k), tuple(v)) for k, v in slots.items()]
+        elif isinstance(slots, str | bytes) or not _is_list(slots):
+            raise VocabularyError(
+                f"a vocabulary is a mapping of slot names to entries, got {type(slots).__name__}"
+            )
         slots = list(slots)
+        if any(not isinstance(s, Slot) for s in slots):
+            raise VocabularyError("a vocabulary's slots must be Slot objects (or give a mapping)")
         if not slots:
             raise VocabularyError("vocabulary has no slots")
         names = [s.name for s in slots]
@@ -54,11 +69,11 @@ class Vocabulary:
             entries = []
             for e in s.entries:
                 if not isinstance(e, str):
-                    raise VocabularyError(f"slot '{s.name}' has a non-string entry {e!r}")
+                    raise VocabularyError(f"slot {s.name!r} has a non-string entry {e!r}")
                 e = "" if e.strip() == SKIP else e.strip()
                 entries.append(e)
             if not entries:
-                raise VocabularyError(f"slot '{s.name}' is empty")
+                raise VocabularyError(f"slot {s.name!r} is empty")
             if dedupe:
                 entries = list(dict.fromkeys(entries))
             elif len(set(entries)) != len(entries):
@@ -69,7 +84,7 @@ class Vocabulary:
                     seen.add(e)
                 more = f" (+{len(dups) - 3} more)" if len(dups) > 3 else ""
                 raise VocabularyError(
-                    f"slot '{s.name}' has duplicate entries: {dups[:3]}{more}; "
+                    f"slot {s.name!r} has duplicate entries: {dups[:3]}{more}; "
                     "remove them or load with dedupe=True"
                 )
             clean.append(Slot(s.name, tuple(entries)))

@@ -96,8 +96,14 @@ def _positive_int(value: Any, what: str) -> int:
     return int(value)
 
 
+MAX_DIM = 1 << 16  # no encoder needs more; a typo such as hashing:6400000 would exhaust memory
+
+
 def check_dim(dim: Any) -> int:
-    return _positive_int(dim, "dim")
+    dim = _positive_int(dim, "dim")
+    if dim > MAX_DIM:
+        raise EmbedderError(f"dim must be at most {MAX_DIM}, got {dim}")
+    return dim
 
 
 def check_batch_size(batch_size: Any) -> int:

@@ -77,7 +77,7 @@ def public_id(sid: str) -> str:
 
 def session_row(store: Store, sid: str) -> SessionRow:
     """The stored session ``sid``; ExportError("unknown session") when there is none."""
-    row = store.get_session(sid)
+    row = store.get_session(sid) if isinstance(sid, str) else None
     if row is None:
         raise ExportError("unknown session")
     return row

@@ -25,6 +25,8 @@ def open_store(url: str | os.PathLike, *, create: bool = True) -> Store:
     """Open the store at ``url``: a file path or ``sqlite:///PATH`` (SQLite), or any scheme a
     registered backend serves. ``create=False``: StoreError when it does not exist yet (for
     readers such as ``edpbrl export``)."""
+    if not isinstance(url, str | os.PathLike):
+        raise StoreError(f"a store URL is a string or a path, not {type(url).__name__}")
     text = str(url)
     scheme = scheme_of(text)
     if scheme not in STORES:

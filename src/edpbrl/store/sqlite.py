@@ -102,13 +102,14 @@ class SQLiteStore:
     def __init__(self, path: str | os.PathLike, *, create: bool = True):
         self.path = Path(path).expanduser()
         self._local = threading.local()
-        if not create and not self.path.is_file():
-            raise StoreError(f"database not found: {self.path}")
-        if self.path.parent and not self.path.parent.exists():
-            try:
+        try:
+            found = self.path.is_file()
+            if not create and not found:
+                raise StoreError(f"database not found: {self.path}")
+            if self.path.parent and not self.path.parent.exists():
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create database directory {self.path.parent}: {exc}") from None
+        except OSError as exc:  # a name too long, a parent that is a file, no permission, ...
+            raise StoreError(f"cannot open database {self.path}: {exc.strerror or exc}") from None
         try:
             with self._conn() as c:
                 c.execute("PRAGMA journal_mode=WAL")

@@ -296,6 +296,7 @@ def test_no_key_hints_on_touch_screens(wide_server):
         pg.goto(wide_server.url + "/")
         pg.fill("#k", "4")
         pg.click("#start")
+        pg.wait_for_url(re.compile(r"/s/[A-Za-z0-9_-]{32}$"))
         _wait_question(pg, 1)
         assert pg.evaluate("() => matchMedia('(hover: none) and (pointer: coarse)').matches")
         for sel in (".option .key", ".keys", "#confirm kbd"):

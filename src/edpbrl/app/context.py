@@ -22,10 +22,13 @@ HEAVY_NICE = 10  # heavy threads run at this OS niceness: answering and paging p
 T = TypeVar("T")
 
 
-def _lower_priority() -> None:
-    """Run this thread at niceness :data:`HEAVY_NICE` (Linux schedules threads one by one)."""
+def _lower_priority(nice: int) -> None:
+    """Run this thread ``nice`` steps nicer (Linux schedules threads one by one)."""
+    if nice <= 0:
+        return
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HEAVY_NICE)
+        own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), min(19, own + nice))
     except (AttributeError, OSError):  # not Linux, or not allowed: the limit still applies
         pass
 
@@ -35,8 +38,8 @@ class AppContext:
     """The app's shared objects. ``generator`` is ``None`` when options are shown as text cards.
 
     ``heavy_threads``: how many heavy requests (summary, results, exports, images) run at once,
-    in threads of their own at a lower OS priority; the rest wait their turn, so that answering
-    never waits behind them for a core.
+    in threads of their own ``heavy_nice`` steps below the OS priority of answering (0: the
+    same); the rest wait their turn, so that answering never waits behind them for a core.
     """
 
     store: Store
@@ -46,6 +49,7 @@ class AppContext:
     templates: Jinja2Templates
     summary_every: int = SUMMARY_EVERY
     heavy_threads: int = 1
+    heavy_nice: int = HEAVY_NICE
     _heavy: Any = field(default=None, repr=False)
     _heavy_lock: Any = field(default_factory=threading.Lock, repr=False)
 
@@ -59,7 +63,10 @@ class AppContext:
         with self._heavy_lock:
             if self._heavy is None:
                 self._heavy = ThreadPoolExecutor(
-                    max(1, int(self.heavy_threads)), "edpbrl-heavy", initializer=_lower_priority
+                    max(1, int(self.heavy_threads)),
+                    "edpbrl-heavy",
+                    initializer=_lower_priority,
+                    initargs=(int(self.heavy_nice),),
                 )
         return await asyncio.get_running_loop().run_in_executor(self._heavy, fn)
 

@@ -54,6 +54,7 @@ def create_app(
     idle_seconds: float = 900.0,
     threads: int = 16,
     heavy_threads: int = 2,
+    heavy_nice: int = 10,
     warm: bool = True,
 ) -> FastAPI:
     """The FastAPI app. ``generator``: ``None`` (text cards), a diffusers directory or a
@@ -65,8 +66,9 @@ def create_app(
     Capacity: ``protection`` (hosts, size and rate limits, see
     :class:`~edpbrl.app.middleware.Protection`); at most ``max_live`` sessions in memory, those
     idle for ``idle_seconds`` dropped (restored from the store when touched again); ``threads``
-    request threads, and ``heavy_threads`` more, at a lower OS priority, that compute summaries,
-    results, exports and images; ``warm``: warm up in the background at startup (see the module docstring).
+    request threads, and ``heavy_threads`` more, ``heavy_nice`` steps lower in OS priority, that
+    compute summaries, results, exports and images (with as many copies of the encoder);
+    ``warm``: warm up in the background at startup (see the module docstring).
     """
     if not 2 <= int(k) <= MAX_K:
         raise EdpbrlError(f"k must be in 2..{MAX_K}, got {k}")
@@ -96,6 +98,7 @@ def create_app(
         factory=factory,
         max_live=max_live,
         idle_seconds=idle_seconds,
+        encoders=heavy_threads,
     )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     ctx = AppContext(
@@ -105,6 +108,7 @@ def create_app(
         cache=ImageCache(image_dir),
         templates=templates,
         heavy_threads=heavy_threads,
+        heavy_nice=heavy_nice,
     )
 
     @asynccontextmanager
@@ -125,6 +129,21 @@ def create_app(
     app.include_router(pages_router)
     app.include_router(api_router)
     return app
+
+
+def _tune_malloc() -> None:
+    """glibc: two malloc arenas (not one per thread, each keeping what its thread freed) and a
+    fixed 256 KiB mmap threshold (large tensors go back to the system when freed), so that the
+    server's memory stays flat under load. A no-op elsewhere."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+        libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD (setting it turns the dynamic one off)
+    except (OSError, AttributeError):
+        pass
 
 
 def _list_export_formats(app: FastAPI) -> None:
@@ -176,6 +195,7 @@ def serve(
     idle_seconds: float = 900.0,
     threads: int = 16,
     heavy_threads: int | None = None,
+    heavy_nice: int = 10,
     torch_threads: int = 1,
     log_level: str = "info",
 ) -> None:
@@ -197,6 +217,7 @@ def serve(
     import torch
 
     torch.set_num_threads(max(1, int(torch_threads)))
+    _tune_malloc()
     configure_logging(log_level)
     opts = {"steps": steps, "size": size, "guidance": guidance}
     opts = {key: v for key, v in opts.items() if v is not None}
@@ -216,6 +237,7 @@ def serve(
         idle_seconds=idle_seconds,
         threads=threads,
         heavy_threads=heavy_threads or cores,
+        heavy_nice=heavy_nice,
     )
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(

@@ -13,6 +13,7 @@ encoder call (option features are encoded when an estimate first needs them).
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
 import time
@@ -68,23 +69,35 @@ class Runtime:
 
 
 class SharedEmbedder:
-    """One encoder for every session of a server (loaded once), safe to call from many threads.
+    """One encoder for every session of a server, safe to call from many threads.
 
-    Rows already encoded are served from an in-memory LRU of ``rows`` texts without waiting for
-    the model; the model itself runs one call at a time (its tokenizer is not thread-safe).
+    ``inner`` is one encoder or a list of equivalent copies (each with its own model and
+    tokenizer, which is not thread-safe): as many calls run at once as there are copies. Rows
+    already encoded are served from an in-memory LRU of ``rows`` texts without waiting for a copy.
     """
 
     def __init__(self, inner: Any, rows: int = 20_000):
-        self.inner = inner
-        self.name = inner.name
-        self.dim = inner.dim
+        copies = list(inner) if isinstance(inner, list | tuple) else [inner]
+        self.inner = copies[0]
+        self.name = self.inner.name
+        self.dim = self.inner.dim
+        self.copies = len(copies)
         self.rows = int(rows)
         self._rows: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
-        self._model_lock = threading.Lock()
+        self._pool: queue.LifoQueue = queue.LifoQueue()
+        for c in copies:
+            self._pool.put(c)
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self.inner, attr)
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        enc = self._pool.get()
+        try:
+            return np.asarray(enc.encode(texts), dtype=np.float32)
+        finally:
+            self._pool.put(enc)
 
     def encode(self, texts):
         texts = check_texts(texts)
@@ -99,8 +112,7 @@ class SharedEmbedder:
                     found[t] = row
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            with self._model_lock:
-                new = np.asarray(self.inner.encode(missing), dtype=np.float32)
+            new = self._run(missing)
             with self._cache_lock:
                 for t, row in zip(missing, new, strict=True):
                     found[t] = row
@@ -110,9 +122,22 @@ class SharedEmbedder:
         return np.stack([found[t] for t in texts])
 
     def warm(self) -> None:
-        """Load the model now (not on the first person's request) with one real encoder call."""
-        with self._model_lock:
-            self.inner.encode([f"warm-up {time.time_ns()}, a quiet harbour at dawn, oil painting"])
+        """Load every copy's model now (not on the first people's requests), at once."""
+        copies = [self._pool.get() for _ in range(self.copies)]
+        try:
+            threads = [
+                threading.Thread(
+                    target=c.encode, args=([f"warm-up {time.time_ns()} {i}, a quiet harbour at dawn"],)
+                )
+                for i, c in enumerate(copies)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        finally:
+            for c in copies:
+                self._pool.put(c)
 
 
 class ConflictError(SessionError):
@@ -131,7 +156,8 @@ class Busy(EdpbrlError):
 
 class SessionManager:
     """Creates sessions, runs their designs and keeps their personalizers alive (an LRU of at
-    most ``max_live`` sessions; those idle for ``idle_seconds`` are dropped)."""
+    most ``max_live`` sessions; those idle for ``idle_seconds`` are dropped). A spec-named encoder
+    is loaded ``encoders`` times, so that as many encoder calls can run at once."""
 
     def __init__(
         self,
@@ -145,6 +171,7 @@ class SessionManager:
         max_live: int = 1000,
         idle_seconds: float = 900.0,
         min_idle: float = 10.0,
+        encoders: int = 1,
     ):
         self.store = store
         self.vocab = vocab
@@ -153,6 +180,7 @@ class SessionManager:
         self.episodes = episodes
         self._factory = factory
         self.max_live, self.idle_seconds, self.min_idle = int(max_live), float(idle_seconds), float(min_idle)
+        self.encoders = max(1, int(encoders))
         # a spec string ("minilm", "hashing", "clip:PATH") is loaded once and shared; the stored
         # config keeps the spec so `edpbrl export` can rebuild a session without the server
         self.embedder_spec = "minilm" if embedder is None else embedder if isinstance(embedder, str) else None
@@ -266,12 +294,13 @@ class SessionManager:
             if self._shared is None:
                 from ..embed import CachedEmbedder, load_embedder
 
-                inner = load_embedder(self.embedder_spec)
-                if isinstance(inner, CachedEmbedder):
-                    # the disk cache serves the vocabulary's token features after a restart; the
-                    # many small calls of answers and results stay in memory only
-                    inner.memory_rows, inner.disk_min = 0, 256
-                self._shared = SharedEmbedder(inner)
+                copies = [load_embedder(self.embedder_spec) for _ in range(self.encoders)]
+                for inner in copies:
+                    if isinstance(inner, CachedEmbedder):
+                        # the disk cache serves the vocabulary's token features after a restart;
+                        # the many small calls of answers and results stay in memory only
+                        inner.memory_rows, inner.disk_min = 0, 256
+                self._shared = SharedEmbedder(copies)
             return self._shared
 
     def warm(self) -> None:

@@ -41,6 +41,7 @@ def cmd_serve(a) -> int:
         idle_seconds=a.idle_timeout,
         threads=a.threads,
         heavy_threads=a.heavy_threads,
+        heavy_nice=a.heavy_nice,
         log_level=a.log_level,
     )
     return 0
@@ -92,6 +93,13 @@ def add_parsers(sub) -> None:
         "--heavy-threads",
         type=int,
         help="summaries, results and exports computed at once (default: cores - 1, at least 1)",
+    )
+    sv.add_argument(
+        "--heavy-nice",
+        type=int,
+        default=10,
+        help="how much lower the heavy threads' OS priority is than answering (default 10; 0: the same, "
+        "better when the machine is shared with other busy programs)",
     )
     sv.add_argument(
         "--rate",

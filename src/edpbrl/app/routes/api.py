@@ -15,7 +15,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import FileResponse, Response
+from starlette.concurrency import run_in_threadpool
 
+from ...export import FORMATS
 from ...version import __version__
 from .. import views
 from ..context import AppContext, get_ctx
@@ -148,7 +150,9 @@ async def export(sid: str, ctx: Ctx, format: str = "jsonl"):  # noqa: A002 - the
         with views.checkout(ctx, sid) as rt:
             return views.session_export(ctx, rt, format)
 
-    exp = await ctx.heavy(work)
+    # formats that need θ̂ (beam search, encoder) are heavy; the others only read the store
+    needs_model = format in FORMATS and FORMATS.get(format).needs_model
+    exp = await (ctx.heavy(work) if needs_model else run_in_threadpool(work))
     return Response(
         exp.data,
         media_type=exp.media_type,

@@ -84,10 +84,19 @@ class MLEResult:
     grad_norm: float
     iterations: int
     converged: bool
-    hessian: Tensor  # (d, d): Fisher at θ̂ + λP — the posterior precision of the Laplace approx.
-    # with the identity prior: A (n·K, d) and λ with hessian = AᵀA + λI (low-rank solves)
+    # the posterior precision: kept dense, or (identity prior, n·K < d) as A (n·K, d) and λ with
+    # precision AᵀA + λI — a fraction of the memory, and what low-rank solves need
+    dense: Tensor | None = None
     factor: Tensor | None = None
     lam: float | None = None
+
+    @property
+    def hessian(self) -> Tensor:
+        """(d, d): Fisher at θ̂ + λP — the posterior precision of the Laplace approximation."""
+        if self.dense is not None:
+            return self.dense
+        A = self.factor
+        return A.T @ A + self.lam * torch.eye(A.shape[1], dtype=A.dtype, device=A.device)
 
     def covariance(self) -> Tensor:
         return torch.linalg.inv(self.hessian)
@@ -175,16 +184,21 @@ def fit_mle(
         theta, loss, grad = new, nl, ng
     if not converged and float(grad.norm()) <= thresh:
         converged = True
-    H = query_fisher(X, theta) + lam * P
+    low_rank = identity and n * K < d
+    if low_rank:
+        dense = None
+    else:
+        H = query_fisher(X, theta) + lam * P
+        dense = 0.5 * (H + H.T)
     return MLEResult(
         theta=theta,
         loss=float(loss),
         grad_norm=float(grad.norm()),
         iterations=it,
         converged=converged,
-        hessian=0.5 * (H + H.T),
-        factor=_fisher_factor(X, theta) if identity else None,
-        lam=float(lam) if identity else None,
+        dense=dense,
+        factor=_fisher_factor(X, theta) if low_rank else None,
+        lam=float(lam) if low_rank else None,
     )
 
 

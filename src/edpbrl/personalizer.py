@@ -324,7 +324,7 @@ class Personalizer:
         if not pending:
             return
         texts = list(dict.fromkeys(t for r in pending for t in r.query.options))
-        X = np.asarray(self.embedder.encode(texts), dtype=np.float64)
+        X = np.asarray(self.embedder.encode(texts), dtype=np.float32)  # (the encoders' precision)
         row = {t: i for i, t in enumerate(texts)}
         for r in pending:
             r.features = X[[row[t] for t in r.query.options]]

@@ -169,7 +169,7 @@ class SessionManager:
         episodes: int = 30,
         factory: Callable | None = None,
         max_live: int = 1000,
-        idle_seconds: float = 900.0,
+        idle_seconds: float = 300.0,
         min_idle: float = 10.0,
         encoders: int = 1,
     ):

@@ -85,8 +85,9 @@ def add_parsers(sub) -> None:
     sv.add_argument(
         "--idle-timeout",
         type=float,
-        default=900.0,
-        help="seconds before an idle session is dropped from memory (default 900)",
+        default=300.0,
+        help="seconds before an idle session is dropped from memory (default 300; it is restored "
+        "from the store when touched again)",
     )
     sv.add_argument("--threads", type=int, default=16, help="request threads (default 16)")
     sv.add_argument(

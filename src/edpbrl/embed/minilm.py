@@ -32,11 +32,15 @@ class MiniLMEmbedder:
     ``precision="bf16"`` runs the forward pass under bfloat16 autocast: about 3× faster on CPUs
     with AVX512-BF16 (measured: 1,000 prompts in 1.24 s vs 3.85 s), with every embedding within
     cosine 0.99998 of float32; it has its own cache name. Spec: ``minilm:bf16``.
+
+    ``batch_size``: texts per forward pass. The model sorts a call's texts by length and pads
+    each batch to its longest text, so small batches waste little on padding: 32 encodes prompts
+    of mixed lengths 1.75× faster than 256 on a CPU (7.8 vs 13.6 ms per prompt, measured).
     """
 
     dim = MINILM_DIM
 
-    def __init__(self, device: str = "cpu", batch_size: int = 256, precision: str = "fp32") -> None:
+    def __init__(self, device: str = "cpu", batch_size: int = 32, precision: str = "fp32") -> None:
         if precision not in ("fp32", "bf16"):
             raise EmbedderError(f"MiniLM precision must be fp32 or bf16, got {precision!r}")
         self.device = str(device)

@@ -36,3 +36,34 @@ def test_manager_design_answer_restore(tmp_path, tiny_vocab_dir):
     _wait(rt2)
     assert rt2.state == "ready" and rt2.p.ask() == q2
     assert m2.get("unknown-session-id-xxxxxxxxxxxx") is None
+
+
+def test_shared_embedder_splits_long_calls_over_idle_copies():
+    import threading
+
+    import numpy as np
+
+    from edpbrl.app.sessions import SharedEmbedder
+    from edpbrl.embed import HashingEmbedder
+
+    class Recording(HashingEmbedder):
+        def __init__(self):
+            super().__init__(16)
+            self.calls, self.threads = [], set()
+
+        def encode(self, texts):
+            self.calls.append(list(texts))
+            self.threads.add(threading.get_ident())
+            return super().encode(texts)
+
+    a, b = Recording(), Recording()
+    shared = SharedEmbedder([a, b])
+    texts = [f"prompt number {i}" for i in range(40)]
+    got = shared.encode(texts)
+    np.testing.assert_array_equal(got, HashingEmbedder(16).encode(texts))  # order kept
+    assert len(a.calls) == len(b.calls) == 1 and len(a.calls[0]) == len(b.calls[0]) == 20
+    assert a.threads != b.threads
+    np.testing.assert_array_equal(
+        shared.encode(texts[:3] + ["new"]), HashingEmbedder(16).encode(texts[:3] + ["new"])
+    )
+    assert len(a.calls) + len(b.calls) == 3  # three rows from memory, one short call for "new"

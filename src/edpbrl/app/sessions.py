@@ -83,6 +83,7 @@ class SharedEmbedder:
         self.dim = self.inner.dim
         self.copies = len(copies)
         self.rows = int(rows)
+        self.split_min = 8  # texts per copy before a call is split over idle copies
         self._rows: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._pool: queue.LifoQueue = queue.LifoQueue()
@@ -93,11 +94,42 @@ class SharedEmbedder:
         return getattr(self.inner, attr)
 
     def _run(self, texts: list[str]) -> np.ndarray:
-        enc = self._pool.get()
+        """Encode on one copy; a long call is split over the copies that are idle right now (so
+        one person's results use every core when the server is quiet, and no more when busy)."""
+        copies = [self._pool.get()]
+        while len(texts) >= self.split_min * (len(copies) + 1):
+            try:
+                copies.append(self._pool.get_nowait())
+            except queue.Empty:
+                break
         try:
-            return np.asarray(enc.encode(texts), dtype=np.float32)
+            if len(copies) == 1:
+                return np.asarray(copies[0].encode(texts), dtype=np.float32)
+            m = len(copies)
+            parts: list = [None] * m  # interleaved chunks: similar lengths, similar work
+            errors: list[BaseException] = []
+
+            def work(i: int) -> None:
+                try:
+                    parts[i] = np.asarray(copies[i].encode(texts[i::m]), dtype=np.float32)
+                except BaseException as exc:  # re-raised in the calling thread
+                    errors.append(exc)
+
+            helpers = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(1, m)]
+            for t in helpers:
+                t.start()
+            work(0)
+            for t in helpers:
+                t.join()
+            if errors:
+                raise errors[0]
+            out = np.empty((len(texts), self.dim), dtype=np.float32)
+            for i, part in enumerate(parts):
+                out[i::m] = part
+            return out
         finally:
-            self._pool.put(enc)
+            for c in copies:
+                self._pool.put(c)
 
     def encode(self, texts):
         texts = check_texts(texts)

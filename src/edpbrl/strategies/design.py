@@ -1,5 +1,6 @@
-"""ED-PBRL's static design: solve the θ-agnostic design once (certified), then draw the questions
-from it — i.i.d. (the paper's sampling), without replacement, or by efficient rounding."""
+"""Static designs over one mixture visitation (the concave relaxation of the paper's K-policy
+design): solve it once (certified), then draw the questions from it — i.i.d., without
+replacement, or by efficient rounding. The paper's own K-policy design is in :mod:`.kpolicy`."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def clear_design_cache() -> None:
 
 
 class DesignStrategy(Strategy):
-    """ED-PBRL: a static θ-agnostic design (solved once, certified), then options sampled from it.
+    """A static θ-agnostic mixture design (solved once, certified), then options sampled from it.
 
     ``rounding``: how the design becomes questions (see :mod:`edpbrl.design.sampling`).
     ``criterion``, ``tol``, ``max_iter``, ``device``: the design solver's settings; ``prior``: a
@@ -50,20 +51,32 @@ class DesignStrategy(Strategy):
 
     def solve(self, ctx: StrategyContext, extra=None) -> Design:
         """The design for ``ctx`` (cached when θ-agnostic); ``extra`` (d, d) is added to M."""
-        mdp = ctx.mdp
         key = None
         if extra is None and self.prior is None:  # the static design is θ-agnostic: cache it
-            h = hashlib.sha1(mdp.features.detach().cpu().numpy().tobytes())
-            h.update(repr(mdp.vocabulary.sizes).encode())
-            key = (h.hexdigest(), self.criterion, float(ctx.episodes), float(ctx.lam), self.tol)
-            key += (self.max_iter, str(self.device))
+            key = self._key(ctx)
             if key in _DESIGN_CACHE:
                 return _DESIGN_CACHE[key]
         prog = None
         if ctx.progress is not None:
             prog = lambda i, n, msg: ctx.progress(i, n, f"design: {msg}")  # noqa: E731
-        design = solve_design(
-            mdp,
+        design = self._solve(ctx, extra, prog)
+        if key is not None:
+            if len(_DESIGN_CACHE) >= _CACHE_SIZE:
+                _DESIGN_CACHE.pop(next(iter(_DESIGN_CACHE)))
+            _DESIGN_CACHE[key] = design
+        return design
+
+    def _key(self, ctx: StrategyContext) -> tuple:
+        """What a θ-agnostic design depends on: features, slot sizes, criterion, T, λ, solver."""
+        mdp = ctx.mdp
+        h = hashlib.sha1(mdp.features.detach().cpu().numpy().tobytes())
+        h.update(repr(mdp.vocabulary.sizes).encode())
+        key = (type(self).__name__, h.hexdigest(), self.criterion, float(ctx.episodes), float(ctx.lam))
+        return key + (self.tol, self.max_iter, str(self.device))
+
+    def _solve(self, ctx: StrategyContext, extra, progress) -> Design:
+        return solve_design(
+            ctx.mdp,
             criterion=self.criterion,
             episodes=ctx.episodes,
             lam=ctx.lam,
@@ -72,13 +85,8 @@ class DesignStrategy(Strategy):
             prior=self.prior,
             extra=extra,
             max_iter=self.max_iter,
-            progress=prog,
+            progress=progress,
         )
-        if key is not None:
-            if len(_DESIGN_CACHE) >= _CACHE_SIZE:
-                _DESIGN_CACHE.pop(next(iter(_DESIGN_CACHE)))
-            _DESIGN_CACHE[key] = design
-        return design
 
     def policies(self, ctx: StrategyContext) -> list[np.ndarray]:
         """The design's per-slot token distributions π_h (list of (n_h,)), solving it first."""
@@ -98,7 +106,9 @@ def _static(rounding: str):
 
 
 STRATEGIES.register(
-    "ed-pbrl", _static("iid"), help="static θ-agnostic design, options drawn i.i.d. from it (the paper)"
+    "ed-pbrl-mixture",
+    _static("iid"),
+    help="static mixture design (the concave relaxation), K options drawn i.i.d. from it",
 )
 STRATEGIES.register(
     "ed-pbrl-wor", _static("without-replacement"), help="static design, distinct options per question"

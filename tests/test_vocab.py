@@ -66,3 +66,19 @@ def test_broken_files(tmp_path):
 def test_dedupe_option():
     v = Vocabulary({"a": ["x", "y", "x"]}, dedupe=True)
     assert v[0].entries == ("x", "y")
+
+
+def test_pooled_vocabulary_and_repeats_become_blank():
+    v = Vocabulary({"base": ["a man"], "a": ["x", "y"], "b": ["y", "z"], "c": ["w"]}, dedupe=True)
+    p = v.pooled(first=1)
+    assert p.names == ["base", "a", "b", "c"] and p.repeats == "blank"
+    assert p[0].entries == ("a man",)
+    assert p[1].entries == p[2].entries == p[3].entries == ("x", "y", "z", "w", "")
+    assert p.prompt([0, 1, 1, 4]) == "a man, y"  # the repeated y and the blank disappear
+    assert v.prompt([0, 1, 0, 0]) == "a man, y, y, w"  # the default keeps repeats
+    design, test = p.split(0.25, seed=1)
+    assert design.repeats == test.repeats == "blank"
+    with pytest.raises(VocabularyError, match="repeats must be one of keep, blank"):
+        Vocabulary({"a": ["x"]}, repeats="drop")
+    with pytest.raises(VocabularyError, match="first must be in 0..3"):
+        v.pooled(first=4)

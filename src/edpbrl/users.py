@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import resolve_style
 from .errors import EdpbrlError
 from .vocab import Vocabulary, join_prompt
 
@@ -25,8 +26,9 @@ def packaged_styles() -> list[str]:
 
 
 def read_style(style: str | Path) -> list[str]:
-    """Sentences of a style: a path to a text file (one sentence per line) or a packaged name."""
-    path = Path(style)
+    """Sentences of a style: a path to a text file (one sentence per line), a packaged name, or
+    ``paper:NAME`` for the paper's styles (after ``edpbrl data paper``)."""
+    path = Path(resolve_style(style))
     if not path.exists() and str(style) in packaged_styles():
         path = Path(str(resources.files("edpbrl") / "data" / "styles")) / f"{style}.txt"
     if not path.is_file():

@@ -31,15 +31,34 @@ class Slot:
         return len(self.entries)
 
 
-def join_prompt(tokens: Sequence[str]) -> str:
-    """Prompt text of a (partial) trajectory: non-blank tokens joined with ", "."""
+def join_prompt(tokens: Sequence[str], *, unique: bool = False) -> str:
+    """Prompt text of a (partial) trajectory: non-blank tokens joined with ", "; with ``unique``
+    a token that already appeared is left out (it becomes blank)."""
+    if unique:
+        tokens = list(dict.fromkeys(t for t in tokens if t))
     return ", ".join(t for t in tokens if t)
 
 
-class Vocabulary:
-    """An ordered list of slots. Validates on construction: no empty slot, no duplicate entry."""
+REPEATS = ("keep", "blank")
 
-    def __init__(self, slots: Sequence[Slot] | Mapping[str, Sequence[str]], *, dedupe: bool = False):
+
+class Vocabulary:
+    """An ordered list of slots. Validates on construction: no empty slot, no duplicate entry.
+
+    ``repeats``: what a prompt does with a token chosen again in a later slot — "keep" it
+    (default) or make it "blank" (the paper's pooled vocabulary, where every slot offers the
+    same words)."""
+
+    def __init__(
+        self,
+        slots: Sequence[Slot] | Mapping[str, Sequence[str]],
+        *,
+        dedupe: bool = False,
+        repeats: str = "keep",
+    ):
+        if repeats not in REPEATS:
+            raise VocabularyError(f"repeats must be one of {', '.join(REPEATS)}, got {repeats!r}")
+        self.repeats = repeats
         if isinstance(slots, Mapping):
             slots = [Slot(str(k), tuple(v)) for k, v in slots.items()]
         slots = list(slots)
@@ -159,7 +178,8 @@ class Vocabulary:
 
     def prompt(self, indices: Sequence[int]) -> str:
         """Prompt text for token indices ``(a_1..a_h)`` of the first h slots."""
-        return join_prompt([self.slots[h].entries[a] for h, a in enumerate(indices)])
+        tokens = [self.slots[h].entries[a] for h, a in enumerate(indices)]
+        return join_prompt(tokens, unique=self.repeats == "blank")
 
     def split(self, test_fraction: float = 0.25, seed: int = 42) -> tuple[Vocabulary, Vocabulary]:
         """Seeded per-slot split into (design, test) vocabularies.
@@ -181,7 +201,19 @@ class Vocabulary:
             n_test = min(max(1, round(test_fraction * n)), n - 1)
             test.append(Slot(s.name, tuple(s.entries[i] for i in sorted(perm[:n_test]))))
             design.append(Slot(s.name, tuple(s.entries[i] for i in sorted(perm[n_test:]))))
-        return Vocabulary(design), Vocabulary(test)
+        return Vocabulary(design, repeats=self.repeats), Vocabulary(test, repeats=self.repeats)
+
+    def pooled(self, first: int = 1, blank: bool = True) -> Vocabulary:
+        """The paper's pooled vocabulary: the first ``first`` slots as they are, then every later
+        slot offering the union of all later slots' entries (in order, deduplicated) plus a blank
+        entry; a token chosen twice in a prompt becomes blank (``repeats="blank"``)."""
+        if not 0 <= first < len(self.slots):
+            raise VocabularyError(f"first must be in 0..{len(self.slots) - 1}, got {first}")
+        pool = list(dict.fromkeys(e for s in self.slots[first:] for e in s.entries if e))
+        if blank:
+            pool.append("")
+        rest = [Slot(s.name, tuple(pool)) for s in self.slots[first:]]
+        return Vocabulary([*self.slots[:first], *rest], repeats="blank")
 
     def to_dict(self) -> dict[str, list[str]]:
         return {s.name: list(s.entries) for s in self.slots}

@@ -60,7 +60,10 @@ def test_information_is_the_exact_expected_fisher_by_enumeration():
     feats = np.array([[F[0, s0, a0], F[1, s1, a1]] for s0, a0, s1, a1 in paths])
     probs = np.array(
         [
-            [rho[s0] * float(pi[0, s0, a0]) * P[s0, a0, s1] * float(pi[1, s1, a1]) for s0, a0, s1, a1 in paths]  # noqa: E501
+            [
+                rho[s0] * float(pi[0, s0, a0]) * P[s0, a0, s1] * float(pi[1, s1, a1])
+                for s0, a0, s1, a1 in paths
+            ]  # noqa: E501
             for pi in pis
         ]
     )

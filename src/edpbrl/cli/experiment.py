@@ -22,6 +22,7 @@ from .options import (
     add_model_options,
     add_parallel_options,
     add_simulation_options,
+    run_grid,
     sim_config,
 )
 
@@ -29,15 +30,17 @@ from .options import (
 def cmd_curves(a) -> int:
     from ..experiments.curves import run_curves
 
+    styles, methods, budgets, seeds = run_grid(a)
     res = run_curves(
-        a.style,
-        a.method,
-        a.episodes,
-        a.seeds,
+        styles,
+        methods,
+        budgets,
+        seeds,
         sim_config(a),
         a.out,
         workers=a.workers,
         progress=not a.no_progress,
+        seed_offset=a.seed_offset,
     )
     print(f"wrote {a.out}/results.json, results.csv, runs.csv, *.png")
     if (Path(a.out) / "table.md").exists():
@@ -162,12 +165,13 @@ def add_parsers(sub) -> None:
     esub = e.add_subparsers(dest="experiment", required=True)
 
     c = esub.add_parser("curves", help="error vs episodes for several methods (JSON, CSV, PNG)")
-    add_model_options(c)
-    add_simulation_options(c)
-    c.add_argument("--style", action="append", required=True, help="style file/name; repeatable")
-    add_method_option(c)
-    c.add_argument("--episodes", type=int, action="append", required=True, help="budget; repeatable")
-    c.add_argument("--seeds", type=int, default=5, help="seeds per method (default 5)")
+    add_model_options(c, protocol=True)
+    add_simulation_options(c, protocol=True)
+    c.add_argument("--style", action="append", help="style file/name or paper:NAME; repeatable")
+    add_method_option(c, required=False)
+    c.add_argument("--episodes", type=int, action="append", help="budget; repeatable")
+    c.add_argument("--seeds", type=int, help="seeds per method (default: the protocol's, else 5)")
+    c.add_argument("--seed-offset", type=int, default=0, help="first seed (run seeds in chunks; default 0)")
     add_parallel_options(c)
     c.add_argument("--out", required=True, help="output directory")
     c.set_defaults(fn=cmd_curves)

@@ -8,11 +8,11 @@ import os
 import sys
 
 from ..errors import EdpbrlError
-from . import app, design, experiment, personalize, simulate
+from . import app, data, design, experiment, personalize, simulate
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-GROUPS = (design, simulate, personalize, app, experiment)  # each has add_parsers(subparsers)
+GROUPS = (design, simulate, personalize, app, experiment, data)  # each has add_parsers(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:

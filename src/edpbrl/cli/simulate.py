@@ -14,6 +14,7 @@ from .options import (
     add_simulation_options,
     embedder_help,
     print_json,
+    run_grid,
     sim_config,
     tqdm_progress,
 )
@@ -22,8 +23,9 @@ from .options import (
 def cmd_simulate(a) -> int:
     from ..experiments.simulate import simulate
 
+    styles, methods, budgets, seeds = run_grid(a)
     res = simulate(
-        a.style, a.method, a.episodes, a.seeds, sim_config(a), workers=a.workers, progress=not a.no_progress
+        styles, methods, budgets, seeds, sim_config(a), workers=a.workers, progress=not a.no_progress
     )
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=2))
@@ -86,23 +88,21 @@ def cmd_demo(a) -> int:
 
 def add_parsers(sub) -> None:
     s = sub.add_parser("simulate", help="run methods against simulated users and report errors")
-    add_model_options(s)
-    add_simulation_options(s)
+    add_model_options(s, protocol=True)
+    add_simulation_options(s, protocol=True)
     s.add_argument(
         "--style",
         action="append",
-        required=True,
-        help="style sentences file (one per line) or packaged style name; repeatable",
+        help="style sentences file (one per line), packaged style name or paper:NAME; repeatable",
     )
-    add_method_option(s)
+    add_method_option(s, required=False)
     s.add_argument(
         "--episodes",
         type=int,
         action="append",
-        required=True,
         help="budget in episodes; repeatable (all evaluated in one run)",
     )
-    s.add_argument("--seeds", type=int, default=5, help="seeds per method (default 5)")
+    s.add_argument("--seeds", type=int, help="seeds per method (default: the protocol's, else 5)")
     add_parallel_options(s)
     s.add_argument("--out", help="also write results and per-seed runs as JSON here")
     add_json_option(s, 'print JSON {"results": [...]}')

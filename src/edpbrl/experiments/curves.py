@@ -11,19 +11,30 @@ from .simulate import SimConfig, simulate
 
 
 def run_curves(
-    styles, methods, budgets, seeds, cfg: SimConfig, out: str | Path, workers: int = 1, progress=True
+    styles,
+    methods,
+    budgets,
+    seeds,
+    cfg: SimConfig,
+    out: str | Path,
+    workers: int = 1,
+    progress=True,
+    seed_offset: int = 0,
 ) -> dict:
     """Simulate and write results.json / results.csv / runs.csv / table.md / *.png into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    res = simulate(styles, methods, budgets, seeds, cfg, workers=workers, progress=progress)
+    res = simulate(
+        styles, methods, budgets, seeds, cfg, workers=workers, progress=progress, seed_offset=seed_offset
+    )
     res["config"] = {
         **asdict(cfg),
         "styles": list(styles),
         "methods": list(methods),
         "budgets": sorted(budgets),
         "seeds": seeds,
+        "seed_offset": seed_offset,
         "workers": workers,
         "wall_seconds": time.perf_counter() - t0,
     }

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import resolve_vocabulary
 from ..embed import TokenSumEmbedder, load_embedder
 from ..errors import EdpbrlError
 from ..personalizer import Personalizer
@@ -54,9 +55,34 @@ class SimConfig:
     #                  the utility comes from a different signal than the learner's features.
     world: str = "embedding"
     n_choice_tests: int = 300  # held-out K-way questions for the choice accuracy
+    # "per-slot": every slot its own words (75/25 design/test split per slot, ours);
+    # "pooled": the paper's — slot 1 as is, slots 2.. all offer the pooled design words + blank
+    vocab_mode: str = "per-slot"
 
 
 WORLDS = ("embedding", "additive", "misspecified")
+VOCAB_MODES = ("per-slot", "pooled")
+
+
+def design_and_test(
+    vocab: Vocabulary, mode: str = "per-slot", seed: int = 42
+) -> tuple[Vocabulary, Vocabulary]:
+    """The design vocabulary (what questions are built from) and the held-out test vocabulary
+    (what the test prompts are built from): a seeded 75/25 split of every slot; in ``pooled``
+    mode the design slots after the first are pooled (:meth:`Vocabulary.pooled`), while the test
+    prompts stay slot-specific."""
+    if mode not in VOCAB_MODES:
+        raise EdpbrlError(f"unknown vocabulary mode '{mode}': expected one of {', '.join(VOCAB_MODES)}")
+    design, test = vocab.split(0.25, seed=seed)
+    return (design.pooled(first=1) if mode == "pooled" else design), test
+
+
+def style_name(style) -> str:
+    """The name a style is reported under: the file stem, or NAME of ``paper:NAME``."""
+    text = str(style)
+    return text.split(":", 1)[1] if text.startswith("paper:") else Path(text).stem
+
+
 _CACHE: dict = {}
 
 
@@ -74,7 +100,7 @@ class World:
 
 
 def setup_world(cfg: SimConfig) -> World:
-    key = (cfg.vocab, cfg.embedder, cfg.world, cfg.k, cfg.n_test, cfg.n_choice_tests)
+    key = (cfg.vocab, cfg.embedder, cfg.world, cfg.k, cfg.n_test, cfg.n_choice_tests, cfg.vocab_mode)
     if key not in _CACHE:
         if cfg.world not in WORLDS:
             raise EdpbrlError(f"unknown world '{cfg.world}': expected one of {', '.join(WORLDS)}")
@@ -82,8 +108,9 @@ def setup_world(cfg: SimConfig) -> World:
         summed = TokenSumEmbedder(base)
         learner = base if cfg.world == "embedding" else summed
         user = summed if cfg.world == "additive" else base
-        vocab = Vocabulary.default() if cfg.vocab is None else Vocabulary.load(cfg.vocab, dedupe=True)
-        design, test = vocab.split(0.25, seed=42)
+        spec = resolve_vocabulary(cfg.vocab)
+        vocab = Vocabulary.default() if spec is None else Vocabulary.load(spec, dedupe=True)
+        design, test = design_and_test(vocab, cfg.vocab_mode)
         prompts = make_test_prompts(test, cfg.n_test, seed=1)
         Xl = np.asarray(learner.encode(prompts), dtype=np.float64)
         Xu = Xl if user is learner else np.asarray(user.encode(prompts), dtype=np.float64)
@@ -131,7 +158,7 @@ def run_one(style: str, method: str, budgets: Sequence[int], seed: int, cfg: Sim
             )
             rows.append(
                 {
-                    "style": Path(style).stem,
+                    "style": style_name(style),
                     "method": method,
                     "episodes": budgets[bi],
                     "seed": seed,
@@ -164,11 +191,17 @@ def simulate(
     cfg: SimConfig = SimConfig(),
     workers: int = 1,
     progress: bool = True,
+    seed_offset: int = 0,
 ) -> dict:
-    """Run every (style, method, seed); returns {"results": aggregated rows, "runs": raw rows}."""
+    """Run every (style, method, seed) for seeds ``seed_offset .. seed_offset + seeds − 1`` (so
+    a long experiment can run in chunks and be merged); returns {"results": aggregated rows,
+    "runs": raw rows}."""
     from tqdm import tqdm
 
-    jobs = [(s, m, list(budgets), seed, cfg) for s in styles for m in methods for seed in range(seeds)]
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise EdpbrlError(f"seeds must be a positive integer, got {seeds!r}")
+    seed_range = range(seed_offset, seed_offset + seeds)
+    jobs = [(s, m, list(budgets), seed, cfg) for s in styles for m in methods for seed in seed_range]
     rows: list[dict] = []
     bar = tqdm(total=len(jobs), desc="simulate", disable=not progress, unit="run")
     if workers > 1:

@@ -22,6 +22,7 @@ from .options import (
     add_model_options,
     add_parallel_options,
     add_simulation_options,
+    parallel_kwargs,
     sim_config,
 )
 
@@ -36,8 +37,7 @@ def cmd_curves(a) -> int:
         a.seeds,
         sim_config(a),
         a.out,
-        workers=a.workers,
-        progress=not a.no_progress,
+        **parallel_kwargs(a),
     )
     print(f"wrote {a.out}/results.json, results.csv, runs.csv, *.png")
     if (Path(a.out) / "table.md").exists():
@@ -139,8 +139,7 @@ def cmd_sweep(a) -> int:
         a.rationality,
         a.lam_grid,
         base,
-        workers=a.workers,
-        progress=not a.no_progress,
+        **parallel_kwargs(a),
     )
     write_sweep(rows, a.out)
     md = "\n\n".join(

@@ -13,6 +13,7 @@ from .options import (
     add_parallel_options,
     add_simulation_options,
     embedder_help,
+    parallel_kwargs,
     print_json,
     sim_config,
     tqdm_progress,
@@ -22,9 +23,7 @@ from .options import (
 def cmd_simulate(a) -> int:
     from ..experiments.simulate import simulate
 
-    res = simulate(
-        a.style, a.method, a.episodes, a.seeds, sim_config(a), workers=a.workers, progress=not a.no_progress
-    )
+    res = simulate(a.style, a.method, a.episodes, a.seeds, sim_config(a), **parallel_kwargs(a))
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=2))
     if a.json:

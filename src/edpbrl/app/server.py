@@ -32,6 +32,13 @@ from .sessions import SessionManager
 HERE = Path(__file__).parent
 
 
+def default_image_dir() -> Path:
+    """Where rendered images go when the store has no directory of its own (PostgreSQL):
+    ``~/.cache/edpbrl/images``. Images are keyed by (prompt, seed, model), so server processes
+    on one machine may share it."""
+    return Path("~/.cache/edpbrl/images").expanduser()
+
+
 def create_app(
     db_path,
     generator=None,
@@ -46,7 +53,8 @@ def create_app(
 ) -> FastAPI:
     """The FastAPI app. ``generator``: ``None`` (text cards), a diffusers directory or a
     ``Generator``; ``vocab``: ``None`` (packaged) or a vocabulary path; ``embedder``: as for
-    ``Personalizer.default``. ``image_dir`` defaults to ``<db stem>-images/`` beside the database;
+    ``Personalizer.default``. ``image_dir`` defaults to the store's own directory (SQLite:
+    ``<db stem>-images/`` beside the database), else :func:`default_image_dir`;
     ``render_options`` go to ``DiffusersGenerator`` (``steps``, ``size``, ``guidance``, ``device``).
     ``factory(k=, episodes=, progress=)`` replaces ``Personalizer.default`` (for experiments).
     """
@@ -66,9 +74,7 @@ def create_app(
     else:
         gen = generator
     if image_dir is None:
-        image_dir = store.media_dir()
-        if image_dir is None:
-            raise EdpbrlError(f"the store {store.url} has no local directory: give image_dir")
+        image_dir = store.media_dir() or default_image_dir()
     manager = SessionManager(
         store, vocab=vocab, embedder=embedder, k=int(k), episodes=int(episodes), factory=factory
     )
@@ -101,12 +107,13 @@ def serve(
     steps: int | None = None,
     size: int | None = None,
     guidance: float | None = None,
+    image_dir=None,
 ) -> None:
     """Run the app with uvicorn (blocking). Binds to 127.0.0.1 unless ``host`` says otherwise.
 
     ``steps``/``size``/``guidance``: inference steps, image size and guidance scale for the
     ``generator`` directory (defaults 25, 512, 7.5; few-step models such as SD-Turbo want
-    ``steps=1..4, guidance=0``).
+    ``steps=1..4, guidance=0``). ``image_dir``: see :func:`create_app`.
     """
     import uvicorn
 
@@ -121,6 +128,7 @@ def serve(
         episodes=episodes,
         embedder=embedder,
         render_options=opts,
+        image_dir=image_dir,
     )
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(

@@ -27,6 +27,7 @@ def cmd_serve(a) -> int:
         steps=a.steps,
         size=a.size,
         guidance=a.guidance,
+        image_dir=a.images,
     )
     return 0
 
@@ -51,6 +52,11 @@ def add_parsers(sub) -> None:
     sv.add_argument("--steps", type=int, help="diffusion inference steps (default: the backend's)")
     sv.add_argument("--size", type=int, help="image size in pixels (default: the backend's)")
     sv.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    sv.add_argument(
+        "--images",
+        help="directory for rendered images (default: <db stem>-images/ beside a SQLite file, "
+        "~/.cache/edpbrl/images for PostgreSQL)",
+    )
     sv.set_defaults(fn=cmd_serve)
 
     ex = sub.add_parser("export", help="export a web-app session")

@@ -22,6 +22,7 @@ from .options import (
     add_model_options,
     add_parallel_options,
     add_simulation_options,
+    parallel_kwargs,
     run_grid,
     sim_config,
 )
@@ -38,8 +39,7 @@ def cmd_curves(a) -> int:
         seeds,
         sim_config(a),
         a.out,
-        workers=a.workers,
-        progress=not a.no_progress,
+        **parallel_kwargs(a),
         seed_offset=a.seed_offset,
     )
     print(f"wrote {a.out}/results.json, results.csv, runs.csv, *.png")
@@ -142,8 +142,7 @@ def cmd_sweep(a) -> int:
         a.rationality,
         a.lam_grid,
         base,
-        workers=a.workers,
-        progress=not a.no_progress,
+        **parallel_kwargs(a),
     )
     write_sweep(rows, a.out)
     md = "\n\n".join(

@@ -10,6 +10,7 @@ import sys
 from ..design.criteria import CRITERIA
 from ..embed import spec_usage
 from ..errors import EdpbrlError
+from ..experiments.parallel import BACKENDS
 from ..experiments.protocol import PROTOCOLS
 from ..experiments.simulate import VOCAB_MODES, WORLDS, SimConfig
 from ..personalizer import FEEDBACK
@@ -138,8 +139,30 @@ def add_simulation_options(
 
 
 def add_parallel_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--workers", type=int, default=1, help="parallel processes over seeds (default 1)")
+    """--workers, --backend, --address, --no-progress: where the runs go (see parallel_kwargs)."""
+    p.add_argument(
+        "--workers", type=int, default=1, help="parallel processes (or local Ray CPUs) over seeds (default 1)"
+    )
+    p.add_argument(
+        "--backend",
+        default=BACKENDS[0],
+        choices=list(BACKENDS),
+        help="process: a local process pool; ray: Ray tasks (needs the 'ray' extra; the same results)",
+    )
+    p.add_argument(
+        "--address", help="with --backend ray: the Ray cluster to use (default: start a local Ray)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def parallel_kwargs(a: argparse.Namespace) -> dict:
+    """The keyword arguments of the parallel options for simulate / run_curves / run_sweep."""
+    return {
+        "workers": a.workers,
+        "backend": a.backend,
+        "address": a.address,
+        "progress": not a.no_progress,
+    }
 
 
 def add_json_option(p: argparse.ArgumentParser, what: str = "print JSON") -> None:

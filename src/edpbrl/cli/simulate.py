@@ -13,6 +13,7 @@ from .options import (
     add_parallel_options,
     add_simulation_options,
     embedder_help,
+    parallel_kwargs,
     print_json,
     run_grid,
     sim_config,
@@ -24,9 +25,7 @@ def cmd_simulate(a) -> int:
     from ..experiments.simulate import simulate
 
     styles, methods, budgets, seeds = run_grid(a)
-    res = simulate(
-        styles, methods, budgets, seeds, sim_config(a), workers=a.workers, progress=not a.no_progress
-    )
+    res = simulate(styles, methods, budgets, seeds, sim_config(a), **parallel_kwargs(a))
     if a.out:
         Path(a.out).write_text(json.dumps(res, indent=2))
     if a.json:

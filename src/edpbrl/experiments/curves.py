@@ -20,14 +20,16 @@ def run_curves(
     workers: int = 1,
     progress=True,
     seed_offset: int = 0,
+    backend: str = "process",
+    address: str | None = None,
 ) -> dict:
-    """Simulate and write results.json / results.csv / runs.csv / table.md / *.png into ``out``."""
+    """Simulate and write results.json / results.csv / runs.csv / table.md / *.png into ``out``
+    (``backend``, ``address``: see :func:`~.simulate.simulate`)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    res = simulate(
-        styles, methods, budgets, seeds, cfg, workers=workers, progress=progress, seed_offset=seed_offset
-    )
+    par = {"workers": workers, "progress": progress, "backend": backend, "address": address}
+    res = simulate(styles, methods, budgets, seeds, cfg, seed_offset=seed_offset, **par)
     res["config"] = {
         **asdict(cfg),
         "styles": list(styles),
@@ -36,6 +38,7 @@ def run_curves(
         "seeds": seeds,
         "seed_offset": seed_offset,
         "workers": workers,
+        "backend": backend,
         "wall_seconds": time.perf_counter() - t0,
     }
     title = f"{cfg.embedder}, K={cfg.k}, β={cfg.rationality}, λ={cfg.lam}, {seeds} seeds"

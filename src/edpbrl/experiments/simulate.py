@@ -2,17 +2,15 @@
 
 For every (style, method, seed) one session runs to the largest budget; θ̂ is fitted after the
 first B episodes for each budget B ("anytime" evaluation), and scored by the cosine error and the
-preference error on 1,000 prompts built from held-out test words (the paper's protocol). Seeds run in
-parallel processes; each run is deterministic given its seed.
+preference error on 1,000 prompts built from held-out test words (the paper's protocol). Runs go to
+parallel processes or to Ray (:mod:`.parallel`); each run is deterministic given its seed, so the
+results do not depend on where it ran.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from ..users import (
     style_theta,
 )
 from ..vocab import Vocabulary
+from .parallel import run_jobs
 from .report import aggregate
 
 
@@ -192,28 +191,27 @@ def simulate(
     workers: int = 1,
     progress: bool = True,
     seed_offset: int = 0,
+    backend: str = "process",
+    address: str | None = None,
 ) -> dict:
     """Run every (style, method, seed) for seeds ``seed_offset .. seed_offset + seeds − 1`` (so
     a long experiment can run in chunks and be merged); returns {"results": aggregated rows,
-    "runs": raw rows}."""
+    "runs": raw rows}.
+
+    ``backend``: ``"process"`` (``workers`` processes) or ``"ray"`` (a local Ray with ``workers``
+    CPUs, or the cluster at ``address``); the same rows either way (apart from ``seconds``)."""
     from tqdm import tqdm
 
     if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
         raise EdpbrlError(f"seeds must be a positive integer, got {seeds!r}")
     seed_range = range(seed_offset, seed_offset + seeds)
     jobs = [(s, m, list(budgets), seed, cfg) for s in styles for m in methods for seed in seed_range]
-    rows: list[dict] = []
     bar = tqdm(total=len(jobs), desc="simulate", disable=not progress, unit="run")
-    if workers > 1:
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        ctx = multiprocessing.get_context("spawn")  # torch is not fork-safe
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
-            for r in ex.map(_run_job, jobs):
-                rows.extend(r)
-                bar.update()
-    else:
-        for job in jobs:
-            rows.extend(_run_job(job))
-            bar.update()
-    bar.close()
+    try:
+        results = run_jobs(
+            _run_job, jobs, backend=backend, workers=workers, address=address, on_done=bar.update
+        )
+    finally:
+        bar.close()
+    rows = [row for r in results for row in r]
     return {"results": aggregate(rows), "runs": rows}

@@ -20,6 +20,7 @@ from .options import (
 def cmd_design(a) -> int:
     import torch
 
+    from ..design.kpolicy import kpolicy_design
     from ..design.solvers import solve_design
     from ..embed import load_embedder
     from ..mdp import PromptMDP
@@ -27,21 +28,19 @@ def cmd_design(a) -> int:
     vocab = load_vocabulary(a.vocab)
     mdp = PromptMDP.from_embedder(vocab, load_embedder(a.embedder, device=a.device), device=a.device)
     bar, cb = tqdm_progress("design")
-    design = solve_design(
-        mdp,
-        criterion=a.criterion,
-        episodes=a.episodes,
-        lam=a.lam,
-        solver=a.solver,
-        tol=a.tol,
-        max_iter=a.max_iter,
-        device=a.device,
-        verbose=a.verbose,
-        progress=None if a.verbose else cb,
-    )
-    bar.close()
+    common = dict(criterion=a.criterion, episodes=a.episodes, lam=a.lam, tol=a.tol, max_iter=a.max_iter)
+    common.update(device=a.device, verbose=a.verbose, progress=None if a.verbose else cb)
+    try:
+        if a.design == "kpolicy":
+            design = kpolicy_design(mdp, k=a.k, **common)
+        else:
+            design = solve_design(mdp, solver=a.solver, **common)
+    finally:
+        bar.close()
     cert = design.certificate.to_dict()
-    out = {"certificate": cert, "slots": mdp.describe_weights(design.weights, top=a.top)}
+    out = {"design": a.design, "certificate": cert, "slots": mdp.describe_weights(design.weights, top=a.top)}
+    if a.design == "kpolicy":
+        out["policies"] = [mdp.describe_weights(design.policies[q], top=a.top) for q in range(design.k)]
     if a.out:
         weights = {s.name: design.step_weights(h).cpu().tolist() for h, s in enumerate(vocab.slots)}
         Path(a.out).write_text(json.dumps({**out, "weights": weights}))
@@ -55,9 +54,20 @@ def cmd_design(a) -> int:
         f"{cert['iterations']} iterations, {cert['seconds']:.2f} s, "
         f"{'converged' if cert['converged'] else 'NOT converged'}"
     )
-    for s in out["slots"]:
-        tops = ", ".join(f"{t} ({w:.3f})" for t, w in s["top"][:5])
-        print(f"  {s['slot']:<14} support {s['support']:>4}: {tops}")
+    if cert["optimality"] == "stationary":
+        print(
+            f"  not jointly concave: the gap certifies stationarity; the global optimum is at most "
+            f"{cert['upper_bound']:.6g} (within {cert['bound_gap']:.3g} of this design)"
+        )
+    blocks = [("mixture", out["slots"])] + [
+        (f"policy {q + 1}", p) for q, p in enumerate(out.get("policies", []))
+    ]
+    for label, slots in blocks if a.design == "kpolicy" else blocks[:1]:
+        if a.design == "kpolicy":
+            print(f" {label}:")
+        for s in slots:
+            tops = ", ".join(f"{t} ({w:.3f})" for t, w in s["top"][:5])
+            print(f"  {s['slot']:<14} support {s['support']:>4}: {tops}")
     return 0
 
 
@@ -82,6 +92,7 @@ def cmd_bench_design(a) -> int:
         verbose=a.verbose,
         progress=None if (a.verbose or a.json) else cb,
         compare=a.compare,
+        design=a.design,
     )
     bar.close()
     if a.json:
@@ -93,6 +104,16 @@ def cmd_bench_design(a) -> int:
             f"{res['relative_gap']:.2e}, objective {res['objective']:.6g}"
         )
     return 0
+
+
+def _design_option(p, default: str) -> None:
+    p.add_argument(
+        "--design",
+        default=default,
+        choices=["kpolicy", "mixture"],
+        help="kpolicy: the paper's K jointly designed policies (--k of them); mixture: one mixture "
+        f"visitation, the concave relaxation (default {default})",
+    )
 
 
 def _solver_options(p, max_iter: int = 5000) -> None:
@@ -109,8 +130,9 @@ def _solver_options(p, max_iter: int = 5000) -> None:
 
 def add_parsers(sub) -> None:
     d = sub.add_parser("design", help="solve a design and print it with its certificate")
-    add_model_options(d, k=False)
+    add_model_options(d)
     add_criterion_option(d)
+    _design_option(d, default="kpolicy")
     d.add_argument("--episodes", type=int, default=50, help="number of episodes T (default 50)")
     _solver_options(d)
     d.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 ...")
@@ -125,16 +147,16 @@ def add_parsers(sub) -> None:
     bd.add_argument("--slots", type=int, default=6, help="number of slots H (default 6)")
     bd.add_argument("--words", type=int, default=2500, help="words per slot (default 2500)")
     bd.add_argument("--dim", type=int, default=768, help="feature dimension d (default 768)")
-    bd.add_argument(
-        "--k", type=int, default=4, help="options per question K (reported; the surrogate uses the mixture)"
-    )
+    bd.add_argument("--k", type=int, default=4, help="options per question K (the K-policy design's K)")
     bd.add_argument(
         "--features",
         default="random",
-        choices=["random", "default-vocab"],
-        help="random: anisotropic synthetic features; default-vocab: the packaged vocabulary (MiniLM)",
+        choices=["random", "default-vocab", "paper"],
+        help="random: anisotropic synthetic features; default-vocab: the packaged vocabulary (MiniLM); "
+        "paper: the paper protocol's pooled vocabulary (MiniLM; after `edpbrl data paper`)",
     )
     bd.add_argument("--criterion", default="A", choices=list(CRITERIA), help="design criterion (default A)")
+    _design_option(bd, default="mixture")
     bd.add_argument("--episodes", type=int, default=50, help="episodes T (default 50)")
     bd.add_argument("--lam", type=float, default=0.1, help="regulariser λ (default 0.1)")
     _solver_options(bd)

@@ -153,6 +153,16 @@ def test_merge_refuses_one_seed_with_two_results(tmp_path):
         merge_results([a, c])
 
 
+def test_merge_command(tmp_path, capsys):
+    a = _results_file(tmp_path / "a.json", [_run("random", 0, 0.5), _run("ed-pbrl", 0, 0.4)])
+    b = _results_file(tmp_path / "b.json", [_run("random", 0, 0.5), _run("ed-pbrl", 1, 0.45)])
+    assert main(["experiment", "merge", str(a), str(a), "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err == f"edpbrl: error: results file given twice: {a}\n"
+    assert not (tmp_path / "m").exists()
+    assert main(["experiment", "merge", str(a), str(b), "--out", str(tmp_path / "m")]) == 0
+    assert "(3 runs; 1 duplicate runs counted once)" in capsys.readouterr().out
+
+
 def test_table_errors(tmp_path, capsys):
     a = _results_file(tmp_path / "a.json", [_run("random", 0, 0.5, ep=e) for e in (2, 4)])
     assert main(["experiment", "table", str(a), "--reference", "50"]) == 2

@@ -9,6 +9,7 @@ import sys
 
 from ..errors import EdpbrlError
 from . import app, design, experiment, personalize, simulate
+from .options import Parser
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -16,7 +17,7 @@ GROUPS = (design, simulate, personalize, app, experiment)  # each has add_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    P = argparse.ArgumentParser(
+    P = Parser(
         prog="edpbrl",
         description="Personalise generative models from few preference answers (ED-PBRL).",
     )

@@ -8,12 +8,12 @@ import os
 import sys
 
 from ..errors import EdpbrlError
-from . import app, design, experiment, personalize, simulate
+from . import app, demo, design, experiment, personalize, simulate
 from .options import Parser
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-GROUPS = (design, simulate, personalize, app, experiment)  # each has add_parsers(subparsers)
+GROUPS = (demo, design, simulate, personalize, app, experiment)  # each has add_parsers(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:

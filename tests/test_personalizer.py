@@ -124,3 +124,26 @@ def test_config_round_trips_an_embedder_object(tiny_vocab_dir):
     assert p.config["embedder"] == "hashing:16"
     q = Personalizer.from_config(p.config)
     assert q.ask() == p.ask() and q.n_records == 0
+
+
+def test_fit_refuses_a_non_finite_estimate(tiny_vocab_dir):
+    from types import SimpleNamespace
+
+    import torch
+
+    p = Personalizer.default(k=3, episodes=1, embedder="hashing:16", vocabulary=tiny_vocab_dir)
+    theta = torch.zeros(p.dim, dtype=torch.float64)
+    theta[3] = float("nan")
+    p._fit_cache = (len(p.records), SimpleNamespace(theta=theta))
+    with pytest.raises(EdpbrlError, match="^the fitted θ̂ has 1 NaN or infinite entries$"):
+        p.fit()
+    with pytest.raises(EdpbrlError, match="NaN"):
+        p.best_prompts()
+
+
+def test_one_episode_cap_for_the_demo_and_the_app():
+    pytest.importorskip("pydantic")
+    from edpbrl.app import schemas
+    from edpbrl.personalizer import MAX_EPISODES
+
+    assert schemas.MAX_EPISODES is MAX_EPISODES == 500

@@ -19,14 +19,16 @@ import numpy as np
 import torch
 
 from .choice import confidence_ellipsoid, fit_mle
+from .device import check_device
 from .embed import embedder_spec, load_embedder
 from .errors import EdpbrlError, SessionError
 from .mdp import PromptMDP
-from .prompts import beam_search
+from .prompts import beam_search, check_theta
 from .strategies import Strategy, StrategyContext, check_plan, make_strategy
 from .vocab import Vocabulary
 
 FEEDBACK = ("dense", "final")  # dense: one question per slot over prefixes; final: one per episode
+MAX_EPISODES = 500  # the most episodes one session plans (the demo and the app cap at this)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class Personalizer:
             raise EdpbrlError(f"k must be an integer ≥ 2, got {k!r}")
         if not isinstance(episodes, int) or episodes < 1:
             raise EdpbrlError(f"episodes must be a positive integer, got {episodes!r}")
+        device = check_device(device)
         if not (isinstance(lam, int | float) and lam > 0):
             raise EdpbrlError(f"λ must be > 0, got {lam}")
         if feedback not in FEEDBACK:
@@ -121,6 +124,7 @@ class Personalizer:
         **kwargs,
     ) -> Personalizer:
         """Packaged vocabulary and MiniLM encoder unless given (a path or object for either)."""
+        device = check_device(device)
         cfg = {
             "k": k,
             "episodes": episodes,
@@ -314,8 +318,12 @@ class Personalizer:
         return self._fit_cache[1]
 
     def fit(self) -> np.ndarray:
-        """θ̂ (d,) — regularised MLE on the answers so far (zeros before any answer)."""
-        return self.fit_result().theta.cpu().numpy()
+        """θ̂ (d,) — regularised MLE on the answers so far (zeros before any answer).
+
+        Raises EdpbrlError when the estimate is not finite (NaN or infinite features)."""
+        theta = self.fit_result().theta.cpu().numpy()
+        check_theta(theta, self.dim, "the fitted θ̂")
+        return theta
 
     def score(self, texts) -> np.ndarray:
         """θ̂ᵀx for each prompt text; (n,)."""
@@ -323,8 +331,9 @@ class Personalizer:
             texts = [texts]
         return np.asarray(self.embedder.encode(list(texts)), dtype=np.float64) @ self.fit()
 
-    def best_prompts(self, n: int = 4, beam: int = 15) -> list[str]:
-        """The n prompts with the highest θ̂ᵀx found by beam search."""
+    def best_prompts(self, n: int = 4, beam: int = 15, *, min_diff_slots: int = 0) -> list[str]:
+        """The n prompts with the highest θ̂ᵀx found by beam search; ``min_diff_slots`` ≥ 1 asks
+        for prompts that differ pairwise in at least that many slots (see :func:`beam_search`)."""
         return [
             t
             for t, _ in beam_search(
@@ -334,6 +343,7 @@ class Personalizer:
                 n=n,
                 beam=beam,
                 token_features=self.token_features,
+                min_diff_slots=min_diff_slots,
             )
         ]
 

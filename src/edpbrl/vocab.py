@@ -42,6 +42,18 @@ def join_prompt(tokens: Sequence[str], *, unique: bool = False) -> str:
 REPEATS = ("keep", "blank")
 
 
+def slot_lines(text: str) -> list[str]:
+    """The entries of a slot file: stripped lines, blank lines and ``#`` comment lines dropped,
+    a leading ``\\#`` unescaped to ``#``."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        out.append(line[1:] if line.startswith("\\#") else line)
+    return out
+
+
 class Vocabulary:
     """An ordered list of slots. Validates on construction: no empty slot, no duplicate entry.
 
@@ -97,10 +109,12 @@ class Vocabulary:
     # -- loading ---------------------------------------------------------------------------
     @classmethod
     def from_dir(cls, path: str | Path, *, dedupe: bool = False) -> Vocabulary:
-        """One text file per slot (``*.txt``), slot order = sorted file names, one entry per line.
+        r"""One text file per slot (``*.txt``), slot order = sorted file names, one entry per line.
 
         The slot name is the file stem without a leading number (``2_style.txt`` → ``style``).
-        Blank lines are ignored; a line ``<skip>`` is the blank entry.
+        Blank lines are ignored; a line ``<skip>`` is the blank entry. A line whose first
+        non-blank character is ``#`` is a comment; ``#`` anywhere else is part of the token
+        (``C# code``), and a token that itself starts with ``#`` is written ``\#`` (``\#hashtag``).
         """
         path = Path(path)
         if not path.is_dir():
@@ -114,7 +128,7 @@ class Vocabulary:
                 text = f.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise VocabularyError(f"cannot read slot file {f}: {exc}") from None
-            lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+            lines = slot_lines(text)
             name = _NUMBERED.sub("", f.stem) or f.stem
             slots.append(Slot(name, tuple(lines)))
         return cls(slots, dedupe=dedupe)

@@ -6,7 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_K, MAX_EPISODES = 10, 500
+from ..personalizer import MAX_EPISODES
+
+MAX_K = 10
+
+__all__ = ["MAX_EPISODES", "MAX_K", "AnswerBody", "ExtendBody", "NewSession"]
 
 
 class _Body(BaseModel):

@@ -12,7 +12,9 @@ errors), :mod:`.sessions` (live sessions).
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -111,6 +113,8 @@ def serve(
 ) -> None:
     """Run the app with uvicorn (blocking). Binds to 127.0.0.1 unless ``host`` says otherwise.
 
+    The port is bound first, so a bad or busy port is a one-line error before anything else
+    happens (see :func:`bind_port`).
     ``steps``/``size``/``guidance``: inference steps, image size and guidance scale for the
     ``generator`` directory (defaults 25, 512, 7.5; few-step models such as SD-Turbo want
     ``steps=1..4, guidance=0``). ``image_dir``: see :func:`create_app`.
@@ -118,22 +122,51 @@ def serve(
     import uvicorn
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    opts = {"steps": steps, "size": size, "guidance": guidance}
-    opts = {key: v for key, v in opts.items() if v is not None}
-    app = create_app(
-        db,
-        generator=generator,
-        vocab=vocab,
-        k=k,
-        episodes=episodes,
-        embedder=embedder,
-        render_options=opts,
-        image_dir=image_dir,
-    )
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(
-            f"edpbrl: serving on {host}:{port}; anyone who can reach it can start sessions, and "
-            "anyone holding a session link can answer it"
+    sock = bind_port(host, port)
+    try:
+        opts = {"steps": steps, "size": size, "guidance": guidance}
+        opts = {key: v for key, v in opts.items() if v is not None}
+        app = create_app(
+            db,
+            generator=generator,
+            vocab=vocab,
+            k=k,
+            episodes=episodes,
+            embedder=embedder,
+            render_options=opts,
+            image_dir=image_dir,
         )
-    print(f"edpbrl: open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            print(
+                f"edpbrl: serving on {host}:{port}; anyone who can reach it can start sessions, and "
+                "anyone holding a session link can answer it"
+            )
+        print(f"edpbrl: open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/", flush=True)
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (uvicorn listens on it); one-line EdpbrlError for a
+    port outside 1..65535, a port in use, a privileged port, or a host that is not this machine."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise EdpbrlError(f"port must be in 1..65535, got {port!r}")
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise EdpbrlError(f"cannot listen on host {host!r}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise EdpbrlError(f"port {port} is in use; choose another with --port") from None
+        if exc.errno == errno.EACCES:
+            raise EdpbrlError(
+                f"port {port} needs administrator rights; choose one ≥ 1024 with --port"
+            ) from None
+        raise EdpbrlError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock

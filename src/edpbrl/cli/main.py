@@ -8,15 +8,16 @@ import os
 import sys
 
 from ..errors import EdpbrlError
-from . import app, data, design, experiment, personalize, simulate
+from . import app, data, demo, design, experiment, personalize, simulate
+from .options import Parser
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-GROUPS = (design, simulate, personalize, app, experiment, data)  # each has add_parsers(subparsers)
+GROUPS = (demo, design, simulate, personalize, app, experiment, data)  # each has add_parsers(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    P = argparse.ArgumentParser(
+    P = Parser(
         prog="edpbrl",
         description="Personalise generative models from few preference answers (ED-PBRL).",
     )

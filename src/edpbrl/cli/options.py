@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import re
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from ..design.criteria import CRITERIA
 from ..embed import spec_usage
@@ -17,23 +23,160 @@ from ..personalizer import FEEDBACK
 from ..strategies import STRATEGIES
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line, like every other error of the command line:
+    ``edpbrl design: error: argument --tol: must be > 0, got 0 (see: edpbrl design --help)``,
+    exit status 2."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # "-1e-3" is a (negative) value, not an option; Python 3.13's argparse does the same
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def print_json(obj) -> None:
     print(json.dumps(obj, indent=2, default=float))
 
 
-def tqdm_progress(desc: str):
-    """(bar, callback) — ``callback(done, total, message)`` drives a tqdm bar on stderr."""
+# -- argument types: one-line messages for numbers out of range ------------------------------
+def int_range(lo: int, hi: int | None = None, what: str = "an integer"):
+    """An argparse type: an integer in lo..hi (hi None: no upper bound)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            bound = f"≥ {lo}" if hi is None else f"in {lo}..{hi}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = int_range(1, what="a positive integer")
+port_number = int_range(1, 65535, what="a port number")
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """An argparse type: a finite number ≥ 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be a number ≥ 0, got {text}")
+    return value
+
+
+# -- output paths: checked before any computation ---------------------------------------------
+STDOUT = "-"
+
+
+def check_out(
+    path: str | None,
+    *,
+    force: bool = False,
+    directory: bool = False,
+    companions: Sequence[str] = (),
+    stdout: str | None = "writes files; give a path",
+    option: str = "--out",
+) -> Path | str | None:
+    """Check an output path before the command computes anything; returns the Path (``"-"``
+    for stdout, None when no path was given).
+
+    A file must be in an existing directory, must not be a directory, and must not exist unless
+    ``force``; ``companions`` are suffixes of files written beside it (``.pt``, ``.npy``), checked
+    the same way. An output *directory* (``directory=True``) must be inside an existing directory,
+    must not be a file, and must be empty unless ``force``. ``stdout``: None when ``-`` means
+    standard output, else the reason it cannot (the error names it).
+    """
+    if path is None:
+        return None
+    if path == STDOUT:
+        if stdout is None:
+            return STDOUT
+        raise EdpbrlError(f"{option} -: {stdout}")
+    p = Path(path).expanduser()
+    parent = p.resolve().parent
+    if not parent.is_dir():
+        raise EdpbrlError(f"{option} {path}: directory {parent} does not exist (create it first)")
+    if not os.access(parent, os.W_OK):
+        raise EdpbrlError(f"{option} {path}: directory {parent} is not writable")
+    if directory:
+        if p.exists() and not p.is_dir():
+            raise EdpbrlError(f"{option} {path} is a file; give a directory for the outputs")
+        if p.is_dir() and any(p.iterdir()) and not force:
+            raise EdpbrlError(
+                f"{option} {path} is a directory that is not empty; add --force to write into it"
+            )
+        return p
+    targets = [p] + [p.with_suffix(sfx) for sfx in companions]
+    if len(set(targets)) < len(targets):
+        raise EdpbrlError(
+            f"{option} {path}: this command also writes a {p.suffix} file beside it; "
+            f"give a name with another suffix (e.g. {p.with_suffix('.json').name})"
+        )
+    for t in targets:
+        if t.is_dir():
+            raise EdpbrlError(f"{option} {t} is a directory; give a file name")
+        if t.exists() and not force:
+            raise EdpbrlError(f"{option} {t} exists; add --force to overwrite it")
+    return p
+
+
+def add_out_option(
+    p: argparse.ArgumentParser, help: str, *, required: bool = False, metavar: str = "PATH"
+) -> None:
+    """--out and --force (overwrite an existing output)."""
+    p.add_argument("--out", required=required, metavar=metavar, help=help)
+    p.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+
+# -- progress ---------------------------------------------------------------------------------
+@contextmanager
+def progress_bar(desc: str, *, disable: bool = False, count: bool = True) -> Iterator:
+    """A tqdm bar on stderr driven by the yielded ``callback(done, total, message)``.
+
+    It shows iterations, elapsed time and the message (a solver's current gap), never an ETA: the
+    ``total`` solvers report is an iteration *cap*, and a design that stops at its tolerance after
+    3 of 5,000 iterations would show a 48-minute ETA. The bar is closed when the block ends, also
+    on an error, so an error message never lands on an open bar. ``count=False`` shows only the
+    message and the elapsed time (for callbacks whose counts restart per stage)."""
     from tqdm import tqdm
 
-    bar = tqdm(desc=desc, unit="it", leave=False, file=sys.stderr)
+    fmt = None if count else "{desc} [{elapsed}]"
+    bar = tqdm(
+        desc=desc, unit="it", leave=False, file=sys.stderr, disable=disable, total=None, bar_format=fmt
+    )
 
     def cb(i: int, total: int, msg: str) -> None:
-        bar.total = total
-        bar.n = i
-        bar.set_postfix_str(msg)
+        if count:
+            bar.n = i
+            bar.set_postfix_str(msg, refresh=False)
+        else:
+            bar.set_description_str(f"{desc}: {msg}", refresh=False)
         bar.refresh()
 
-    return bar, cb
+    try:
+        yield cb
+    finally:
+        bar.close()
 
 
 def load_vocabulary(path):
@@ -63,13 +206,16 @@ def add_model_options(
     p.add_argument("--embedder", default="minilm", help=embedder_help())
     p.add_argument(
         "--lam",
-        type=float,
+        type=positive_float,
         default=None if protocol else lam,
         help=f"regulariser λ > 0 (default {dflt}{lam:g})",
     )
     if k:
         p.add_argument(
-            "--k", type=int, default=None if protocol else 4, help=f"options per question K (default {dflt}4)"
+            "--k",
+            type=int_range(2),
+            default=None if protocol else 4,
+            help=f"options per question K (default {dflt}4)",
         )
 
 
@@ -116,7 +262,7 @@ def add_simulation_options(
     if rationality:
         p.add_argument(
             "--rationality",
-            type=float,
+            type=nonnegative_float,
             default=None if protocol else 10.0,
             help=f"user inverse temperature β (default {dflt}10)",
         )
@@ -141,7 +287,10 @@ def add_simulation_options(
 def add_parallel_options(p: argparse.ArgumentParser) -> None:
     """--workers, --backend, --address, --no-progress: where the runs go (see parallel_kwargs)."""
     p.add_argument(
-        "--workers", type=int, default=1, help="parallel processes (or local Ray CPUs) over seeds (default 1)"
+        "--workers",
+        type=positive_int,
+        default=1,
+        help="parallel processes (or local Ray CPUs) over seeds (default 1)",
     )
     p.add_argument(
         "--backend",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..device import check_device
 from ..errors import EmbedderError
 from ..registry import Registry
 from .base import Embedder
@@ -100,9 +101,11 @@ def load_embedder(
 
     Raises:
         EmbedderError: unknown spec or bad parameters.
+        DeviceError: a device this torch or machine does not have.
     """
     from .cache import CachedEmbedder
 
+    device = check_device(device)
     if spec is None:
         spec = DEFAULT_SPEC
     if isinstance(spec, str):

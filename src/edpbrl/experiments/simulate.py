@@ -98,6 +98,13 @@ class World:
     choice_sets: np.ndarray  # (n_choice_tests, K) indices into the test prompts
 
 
+def check_counts(**counts) -> None:
+    """One-line EdpbrlError unless every ``name=value`` is a positive integer."""
+    for name, value in counts.items():
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise EdpbrlError(f"{name} must be a positive integer, got {value!r}")
+
+
 def setup_world(cfg: SimConfig) -> World:
     key = (cfg.vocab, cfg.embedder, cfg.world, cfg.k, cfg.n_test, cfg.n_choice_tests, cfg.vocab_mode)
     if key not in _CACHE:
@@ -129,41 +136,68 @@ def choice_accuracy(theta_hat, user: LinearUser, world: World) -> float:
     return float(acc / len(world.choice_sets))
 
 
-def run_one(style: str, method: str, budgets: Sequence[int], seed: int, cfg: SimConfig) -> list[dict]:
-    """One session of ``method`` for a user of ``style``; one result row per budget."""
+def evaluate(theta_hat, theta_star, user: LinearUser, world: World, cfg: SimConfig, seed: int) -> dict:
+    """The metrics of an estimate θ̂ against the user's true taste θ*: cosine error, preference
+    error on ``cfg.n_pairs`` pairs of held-out test prompts (pairs drawn with ``seed``) and the
+    held-out choice accuracy."""
+    return {
+        "cosine_error": cosine_error(theta_hat, theta_star),
+        "preference_error": preference_error(
+            theta_hat, theta_star, world.X_test_learner, cfg.n_pairs, seed=seed, X_star=world.X_test_user
+        ),
+        "choice_accuracy": choice_accuracy(theta_hat, user, world),
+    }
+
+
+def start_session(
+    style: str, method: str, episodes: int, seed: int, cfg: SimConfig, progress=None
+) -> tuple[World, np.ndarray, LinearUser, Personalizer]:
+    """The world, θ*, the simulated user (seeded ``10_000 + seed``) and a fresh personalizer
+    (seeded ``seed``, on the design vocabulary; ``progress`` reports its design) of one simulated
+    session."""
     w = setup_world(cfg)
     theta_star = style_theta(read_style(style), w.base)
     user = LinearUser(theta_star, cfg.rationality, seed=10_000 + seed)
-    t0 = time.perf_counter()
     p = Personalizer(
         w.design_vocab,
         w.learner,
         k=cfg.k,
-        episodes=max(budgets),
+        episodes=episodes,
         method=method,
         seed=seed,
         lam=cfg.lam,
         criterion=cfg.criterion,
         feedback=cfg.feedback,
+        progress=progress,
     )
+    return w, theta_star, user, p
+
+
+def answer(p: Personalizer, user: LinearUser, world: World, q) -> int:
+    """The simulated user's answer to ``q`` (options encoded in batches: see ``prefetch``)."""
+    if q.index >= getattr(p, "_prefetched", 0):
+        p.prefetch(*([] if world.user is world.learner else [world.user]))
+    X_user = world.learner.encode(q.options) if world.user is world.learner else world.user.encode(q.options)
+    return user.choose(X_user)
+
+
+def run_one(style: str, method: str, budgets: Sequence[int], seed: int, cfg: SimConfig) -> list[dict]:
+    """One session of ``method`` for a user of ``style``; one result row per budget."""
+    setup_world(cfg)  # (cached) not part of the timed session
+    t0 = time.perf_counter()
+    w, theta_star, user, p = start_session(style, method, max(budgets), seed, cfg)
     rows, budgets = [], sorted(budgets)
     bi = 0
     while True:
         q = p.ask()
         while bi < len(budgets) and (q is None or q.episode >= budgets[bi]):
-            th = p.fit()
-            pe = preference_error(
-                th, theta_star, w.X_test_learner, cfg.n_pairs, seed=seed, X_star=w.X_test_user
-            )
             rows.append(
                 {
                     "style": style_name(style),
                     "method": method,
                     "episodes": budgets[bi],
                     "seed": seed,
-                    "cosine_error": cosine_error(th, theta_star),
-                    "preference_error": pe,
-                    "choice_accuracy": choice_accuracy(th, user, w),
+                    **evaluate(p.fit(), theta_star, user, w, cfg, seed),
                     "questions": p.n_answered,
                     "seconds": time.perf_counter() - t0,
                 }
@@ -171,10 +205,7 @@ def run_one(style: str, method: str, budgets: Sequence[int], seed: int, cfg: Sim
             bi += 1
         if q is None:
             break
-        if q.index >= getattr(p, "_prefetched", 0):
-            p.prefetch(*([] if w.user is w.learner else [w.user]))
-        X_user = w.learner.encode(q.options) if w.user is w.learner else w.user.encode(q.options)
-        p.tell(q, user.choose(X_user))
+        p.tell(q, answer(p, user, w, q))
     return rows
 
 
@@ -199,15 +230,28 @@ def simulate(
     "runs": raw rows}.
 
     ``backend``: ``"process"`` (``workers`` processes) or ``"ray"`` (a local Ray with ``workers``
-    CPUs, or the cluster at ``address``); the same rows either way (apart from ``seconds``)."""
+    CPUs, or the cluster at ``address``); the same rows either way (apart from ``seconds``).
+    The arguments are checked before anything runs: at least one style (each readable), method
+    and budget, budgets and ``seeds`` and ``workers`` positive integers."""
     from tqdm import tqdm
 
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-        raise EdpbrlError(f"seeds must be a positive integer, got {seeds!r}")
+    from ..strategies import STRATEGIES
+
+    check_counts(seeds=seeds, workers=workers)
+    if not styles or not methods or not budgets:
+        raise EdpbrlError("simulate needs at least one style, one method and one budget")
+    for b in budgets:
+        check_counts(episodes=b)
+    for m in methods:
+        if m not in STRATEGIES:
+            raise EdpbrlError(f"unknown method {m!r}: expected one of {', '.join(STRATEGIES.names())}")
+    for style in styles:
+        read_style(style)
+
     seed_range = range(seed_offset, seed_offset + seeds)
     jobs = [(s, m, list(budgets), seed, cfg) for s in styles for m in methods for seed in seed_range]
     bar = tqdm(total=len(jobs), desc="simulate", disable=not progress, unit="run")
-    try:
+    try:  # closed also on an error, so that the error is not printed onto the bar
         results = run_jobs(
             _run_job, jobs, backend=backend, workers=workers, address=address, on_done=bar.update
         )

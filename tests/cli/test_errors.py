@@ -272,7 +272,7 @@ def test_design_progress_has_no_eta_and_is_closed_before_an_error(tiny_vocab_dir
         raise DesignError("something went wrong")
 
     monkeypatch.setattr(solvers, "solve_design", failing)
-    code, err, _ = run(_design(tiny_vocab_dir), capsys)
+    code, err, _ = run([*_design(tiny_vocab_dir), "--design", "mixture"], capsys)
     assert code == 2
     before, sep, after = err.rpartition("edpbrl: error: ")
     assert sep and after == "something went wrong"

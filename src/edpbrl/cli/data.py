@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from .options import tqdm_progress
+from .options import progress_bar
 
 
 def cmd_data_paper(a) -> int:
     from ..data import RAW_BASE, fetch_paper_data
 
-    bar, cb = tqdm_progress("paper data")
-    try:
+    with progress_bar("paper data") as cb:
         root = fetch_paper_data(source=a.source, url_base=a.url or RAW_BASE, dest=a.dest, progress=cb)
-    finally:
-        bar.close()
     print(f"the paper's vocabulary and styles, verified: {root}")
     print("use them as --vocab paper and --style paper:sunny / paper:medieval / paper:technological")
     return 0

@@ -69,16 +69,27 @@ def print_demo(r) -> None:
     print(_wrap(f"Method {r.method}: {r.method_help}.", "   "))
     c = r.certificate
     if c:
+        stop = "" if c["converged"] else "; it stopped at its iteration limit before its tolerance"
+        if c.get("optimality") == "stationary":
+            # the K-policy design is not jointly concave: a stationarity gap and a global bound
+            bound = 100 * c["bound_gap"] / max(abs(c["objective"]), 1e-300)
+            cert = (
+                f"Its certificate: no small change of any one policy improves it (relative Frank-Wolfe "
+                f"gap {c['relative_gap']:.1e}, {c['solver']}, {c['iterations']} sweeps{stop}); this "
+                "problem is not concave, so that is not a proof of the best design, but a relaxation "
+                f"proves the best possible is at most {bound:.2g}% better."
+            )
+        else:
+            cert = (
+                f"Its certificate: this design is provably within {100 * c['relative_gap']:.2g}% of the "
+                f"best possible for this criterion (relative Frank-Wolfe gap {c['relative_gap']:.1e}, "
+                f"{c['solver']}, {c['iterations']} iterations{stop})."
+            )
         print(
             _wrap(
                 f"The questions were chosen by an optimal experimental design, before any answer: the mix "
                 f"of words that makes {r.criterion_aim} smallest ({r.criterion}-criterion) for "
-                f"{r.episodes} episodes, computed in {c['seconds']:.1f} s. Its certificate: this design is "
-                f"provably within {100 * c['relative_gap']:.2g}% of the best possible for this criterion "
-                f"(relative Frank-Wolfe gap {c['relative_gap']:.1e}, {c['solver']}, "
-                f"{c['iterations']} iterations"
-                + ("" if c["converged"] else "; it stopped at its iteration limit before its tolerance")
-                + ").",
+                f"{r.episodes} episodes, computed in {c['seconds']:.1f} s. " + cert,
                 "   ",
             )
         )

@@ -206,7 +206,7 @@ def add_model_options(
     p.add_argument("--embedder", default="minilm", help=embedder_help())
     p.add_argument(
         "--lam",
-        type=positive_float,
+        type=float,
         default=None if protocol else lam,
         help=f"regulariser λ > 0 (default {dflt}{lam:g})",
     )

@@ -30,6 +30,7 @@ def _torch_threads():
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("EDPBRL_CACHE_DIR", str(tmp_path / "embcache"))
+    monkeypatch.setenv("EDPBRL_DESIGN_CACHE_DIR", str(tmp_path / "designcache"))
 
 
 @pytest.fixture(scope="session")

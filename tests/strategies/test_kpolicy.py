@@ -45,3 +45,26 @@ def test_the_design_depends_on_k_and_is_shared_across_sessions(tiny_vocab_dir):
     assert a.design is b.design  # θ-agnostic: solved once, cached
     assert c.design.k == 4 and c.design is not a.design
     assert [q.options for q in a._questions] != [q.options for q in b._questions]  # seeds still differ
+
+
+def test_static_designs_are_kept_on_disk(tiny_vocab_dir, tmp_path, monkeypatch):
+    from edpbrl.strategies import clear_design_cache
+    from edpbrl.strategies.design import design_cache_dir
+
+    assert design_cache_dir() == tmp_path / "designcache"
+    clear_design_cache()  # designs other tests left in memory were never written to this directory
+    for method in ("ed-pbrl", "ed-pbrl-mixture"):
+        a = _p(tiny_vocab_dir, method)
+        clear_design_cache()  # a new process: only the disk copy is left
+        b = _p(tiny_vocab_dir, method)
+        assert b.design is not a.design
+        assert b.certificate == a.certificate  # loaded, not solved again (same seconds, history)
+        assert np.array_equal(b.design.weights.numpy(), a.design.weights.numpy())
+        assert [q.options for q in b._questions] == [q.options for q in a._questions]
+    assert len(list((tmp_path / "designcache").glob("*.pt"))) == 2
+    monkeypatch.setenv("EDPBRL_DESIGN_CACHE_DIR", "off")
+    assert design_cache_dir() is None
+    clear_design_cache()
+    c = _p(tiny_vocab_dir, "ed-pbrl-mixture")
+    assert c.design is not b.design and c.certificate["seconds"] != b.certificate["seconds"]  # solved anew
+    assert len(list((tmp_path / "designcache").glob("*.pt"))) == 2  # and not written

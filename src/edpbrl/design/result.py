@@ -69,6 +69,17 @@ class Design:
         """The weights (n_h,) of step h."""
         return self.weights[self.offsets[h] : self.offsets[h + 1]]
 
+    def state_dict(self) -> dict:
+        """Plain tensors and values (for ``torch.save`` / ``torch.load(weights_only=True)``)."""
+        return {
+            "kind": "mixture",
+            "weights": self.weights.detach().cpu(),
+            "offsets": self.offsets.detach().cpu(),
+            "information": self.information.detach().cpu(),
+            "certificate": self.certificate.to_dict(history=True),
+            "atoms": {str(k): float(v) for k, v in self.atoms.items()},
+        }
+
 
 @dataclass
 class KPolicyDesign(Design):
@@ -86,3 +97,30 @@ class KPolicyDesign(Design):
     def policy_weights(self, q: int, h: int) -> Tensor:
         """Policy q's distribution (n_h,) over step h's rows."""
         return self.policies[q, self.offsets[h] : self.offsets[h + 1]]
+
+    def state_dict(self) -> dict:
+        out = super().state_dict()
+        out.update(kind="kpolicy", policies=self.policies.detach().cpu())
+        out["relaxation"] = None if self.relaxation is None else self.relaxation.state_dict()
+        return out
+
+
+def design_from_state(state: dict, device: str | torch.device = "cpu") -> Design:
+    """The :class:`Design` (or :class:`KPolicyDesign`) that :meth:`Design.state_dict` saved."""
+    cert = dict(state["certificate"])
+    cert.pop("bound_gap", None)
+    common = dict(
+        weights=state["weights"].to(device),
+        offsets=state["offsets"].to(device),
+        information=state["information"].to(device),
+        certificate=Certificate(**cert),
+        atoms=dict(state.get("atoms") or {}),
+    )
+    if state.get("kind") == "kpolicy":
+        relax = state.get("relaxation")
+        return KPolicyDesign(
+            **common,
+            policies=state["policies"].to(device),
+            relaxation=None if relax is None else design_from_state(relax, device),
+        )
+    return Design(**common)

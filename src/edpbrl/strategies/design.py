@@ -4,25 +4,79 @@ replacement, or by efficient rounding. The paper's own K-policy design is in :mo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
+import torch
 
+from ..design.result import design_from_state
 from ..design.sampling import ROUNDINGS, sample_episodes
 from ..design.solvers import Design, solve_design
 from ..errors import EdpbrlError
 from .base import Strategy, StrategyContext
 from .registry import STRATEGIES
 
-# Static designs are deterministic functions of (features, criterion, T, λ, solver settings):
-# sessions and simulation runs in one process share them (a few entries, oldest evicted first).
+# Static designs are deterministic functions of (features, criterion, T, λ, K, solver settings):
+# sessions and simulation runs in one process share them (a few entries, oldest evicted first),
+# and they are kept on disk too, so that the processes of an experiment or a restarted server
+# solve each design once (``$EDPBRL_DESIGN_CACHE_DIR``, default ~/.cache/edpbrl/designs; "off"
+# turns the disk cache off).
 _DESIGN_CACHE: dict = {}
 _CACHE_SIZE = 8
+DESIGN_CACHE_ENV = "EDPBRL_DESIGN_CACHE_DIR"
 
 
 def clear_design_cache() -> None:
-    """Forget every cached static design (e.g. to time a design from scratch)."""
+    """Forget every design cached in memory (e.g. to time a design from scratch; the disk cache
+    stays — set ``EDPBRL_DESIGN_CACHE_DIR=off`` for that)."""
     _DESIGN_CACHE.clear()
+
+
+def design_cache_dir() -> Path | None:
+    """Where static designs are kept on disk; None when the disk cache is off."""
+    env = os.environ.get(DESIGN_CACHE_ENV)
+    if env and env.lower() in ("off", "0", "none"):
+        return None
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "edpbrl" / "designs"
+
+
+def _disk_path(key: tuple) -> Path | None:
+    root = design_cache_dir()
+    return None if root is None else root / (hashlib.sha256(repr(key).encode()).hexdigest()[:32] + ".pt")
+
+
+def _load(key: tuple, device) -> Design | None:
+    path = _disk_path(key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        return design_from_state(torch.load(path, map_location="cpu", weights_only=True), device)
+    except Exception:  # unreadable or from another version: solve again and overwrite
+        return None
+
+
+def _save(key: tuple, design: Design) -> None:
+    path = _disk_path(key)
+    if path is None:
+        return
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            torch.save(design.state_dict(), f)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError:  # a cache that cannot be written only costs time
+        pass
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 class DesignStrategy(Strategy):
@@ -56,10 +110,14 @@ class DesignStrategy(Strategy):
             key = self._key(ctx)
             if key in _DESIGN_CACHE:
                 return _DESIGN_CACHE[key]
-        prog = None
-        if ctx.progress is not None:
-            prog = lambda i, n, msg: ctx.progress(i, n, f"design: {msg}")  # noqa: E731
-        design = self._solve(ctx, extra, prog)
+        design = None if key is None else _load(key, ctx.mdp.features.device)
+        if design is None:
+            prog = None
+            if ctx.progress is not None:
+                prog = lambda i, n, msg: ctx.progress(i, n, f"design: {msg}")  # noqa: E731
+            design = self._solve(ctx, extra, prog)
+            if key is not None:
+                _save(key, design)
         if key is not None:
             if len(_DESIGN_CACHE) >= _CACHE_SIZE:
                 _DESIGN_CACHE.pop(next(iter(_DESIGN_CACHE)))

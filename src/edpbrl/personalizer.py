@@ -23,6 +23,7 @@ from .device import check_device
 from .embed import embedder_spec, load_embedder
 from .errors import EdpbrlError, SessionError
 from .mdp import PromptMDP
+from .prior import Prior, resolve_prior
 from .prompts import beam_search, check_theta
 from .strategies import Strategy, StrategyContext, check_plan, make_strategy
 from .vocab import Vocabulary
@@ -73,6 +74,8 @@ class Personalizer:
         progress: Callable | None = None,
         strategy: Strategy | None = None,
         config: dict | None = None,
+        prior: Prior | None = None,
+        words: str | None = None,
     ):
         if not isinstance(k, int) or k < 2:
             raise EdpbrlError(f"k must be an integer ≥ 2, got {k!r}")
@@ -83,6 +86,16 @@ class Personalizer:
             raise EdpbrlError(f"λ must be > 0, got {lam}")
         if feedback not in FEEDBACK:
             raise EdpbrlError(f"feedback must be one of {', '.join(FEEDBACK)}, got {feedback!r}")
+        if words is not None and (not isinstance(words, str) or not words.strip()):
+            raise EdpbrlError("words must be a non-empty text (the person's description of their taste)")
+        if words is not None and prior is None:
+            raise EdpbrlError(
+                "a person's own words move a prior's mean: give a prior too (e.g. prior='packaged')"
+            )
+        if prior is not None and not isinstance(prior, Prior):
+            raise EdpbrlError(
+                f"prior must be a Prior (see edpbrl.prior.resolve_prior), got {type(prior).__name__}"
+            )
         small = [(s.name, len(s)) for s in vocabulary.slots if 1 < len(s) < k]
         if small:
             raise EdpbrlError(f"K={k} is larger than slot '{small[0][0]}' ({small[0][1]} entries)")
@@ -98,9 +111,22 @@ class Personalizer:
         self.mdp = PromptMDP.from_embedder(vocabulary, embedder, device=device)
         self.token_features = [self.mdp.slot_features(h).cpu().numpy() for h in range(vocabulary.horizon)]
         self.dim = self.mdp.dim
+        if prior is not None and prior.dim != self.dim:
+            raise EdpbrlError(f"the prior has dimension {prior.dim} but the encoder gives {self.dim}")
+        self.words = words
+        self.prior = None if prior is None else prior.with_words(self._words_embedding(words))
+        precision = None
+        if self.prior is not None:
+            precision = torch.as_tensor(self.prior.theta_precision(), dtype=torch.float64, device=device)
         self.strategy = strategy or make_strategy(method, criterion=criterion, tol=tol, device=device)
         self.ctx = StrategyContext(
-            self.mdp, k, episodes, self.lam, np.random.default_rng(seed), progress=progress
+            self.mdp,
+            k,
+            episodes,
+            self.lam,
+            np.random.default_rng(seed),
+            progress=progress,
+            prior_precision=precision,
         )
         self._episodes: list[np.ndarray] = []  # each (K, H)
         self._questions: list[Query] = []
@@ -108,6 +134,11 @@ class Personalizer:
         self._fit_cache: tuple[int, object] | None = None
         if not self.strategy.adaptive:
             self._plan(episodes)
+
+    def _words_embedding(self, words: str | None) -> np.ndarray | None:
+        if words is None:
+            return None
+        return np.asarray(self.embedder.encode([words.strip()])[0], dtype=np.float64)
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -121,9 +152,16 @@ class Personalizer:
         vocabulary=None,
         embedder=None,
         device: str = "cpu",
+        words: str | None = None,
+        prior: str | Path | Prior | None = "none",
         **kwargs,
     ) -> Personalizer:
-        """Packaged vocabulary and MiniLM encoder unless given (a path or object for either)."""
+        """Packaged vocabulary and MiniLM encoder unless given (a path or object for either).
+
+        ``prior``: "none" (the flat λI, the paper's setting), "packaged" (fitted on the packaged
+        styles and population), a saved prior file, or a :class:`~edpbrl.prior.Prior`; ``words``:
+        the person's own description of their taste, which moves the prior's mean.
+        """
         device = check_device(device)
         cfg = {
             "k": k,
@@ -148,6 +186,8 @@ class Personalizer:
                 cfg["embedder"] = embedder_spec(embedder)
             except EdpbrlError:
                 cfg["embedder"] = getattr(embedder, "name", "custom")
+        cfg["words"] = words
+        cfg["prior"] = str(prior) if isinstance(prior, str | Path) or prior is None else "object"
         return cls(
             vocab,
             emb,
@@ -157,6 +197,8 @@ class Personalizer:
             seed=seed,
             device=device,
             config=cfg,
+            prior=resolve_prior(prior, emb),
+            words=words,
             **kwargs,
         )
 
@@ -170,7 +212,12 @@ class Personalizer:
         elif isinstance(voc, dict):
             voc = Vocabulary(voc)
         extra = cfg.pop("extra_episodes", 0)
-        p = cls.default(vocabulary=voc, **cfg, **kwargs)
+        cfg.update(kwargs)
+        if cfg.get("prior") == "object":
+            raise EdpbrlError(
+                "this session's prior was a Prior object: pass it again (from_config(..., prior=...))"
+            )
+        p = cls.default(vocabulary=voc, **cfg)
         if extra:
             p.extend(extra)
         return p
@@ -306,7 +353,7 @@ class Personalizer:
         """Bring the strategy's context up to date: the answers and the model fitted on them."""
         X, y = self._answered()
         self.ctx.X, self.ctx.y = list(X), list(y)
-        self.ctx.model = self.fit_result() if len(y) else None
+        self.ctx.model = self.fit_result() if len(y) or self.prior is not None else None
 
     # -- estimation ------------------------------------------------------------------------
     def fit_result(self):
@@ -314,7 +361,13 @@ class Personalizer:
         key = len(self.records)
         if self._fit_cache is None or self._fit_cache[0] != key:
             X, y = self._answered()
-            self._fit_cache = (key, fit_mle(X, y, self.lam))
+            if self.prior is None:
+                res = fit_mle(X, y, self.lam)
+            else:  # MAP under the prior on θ: mean β₀ m, precision Cov(θ)⁻¹ (the context's)
+                res = fit_mle(
+                    X, y, 1.0, prior=self.ctx.prior_precision.cpu(), prior_mean=self.prior.theta_mean()
+                )
+            self._fit_cache = (key, res)
         return self._fit_cache[1]
 
     def fit(self) -> np.ndarray:

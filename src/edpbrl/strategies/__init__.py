@@ -11,6 +11,7 @@ Built-ins, in the order they are listed: ``random`` (:mod:`.random`); ``ed-pbrl`
 # isort: off
 # The built-ins register in this order, which is the order help text lists them.
 from . import random, kpolicy, design, adaptive, greedy, pool, info_gain  # noqa: F401
+
 # isort: on
 from .adaptive import AdaptiveDesignStrategy
 from .base import Strategy, StrategyContext, check_plan, to_tensor

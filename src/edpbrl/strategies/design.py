@@ -125,22 +125,30 @@ class DesignStrategy(Strategy):
         return design
 
     def _key(self, ctx: StrategyContext) -> tuple:
-        """What a θ-agnostic design depends on: features, slot sizes, criterion, T, λ, solver."""
+        """What a θ-agnostic design depends on: features, slot sizes, prior, criterion, T, λ, solver."""
         mdp = ctx.mdp
         h = hashlib.sha1(mdp.features.detach().cpu().numpy().tobytes())
         h.update(repr(mdp.vocabulary.sizes).encode())
+        if ctx.prior_precision is not None:
+            h.update(ctx.prior_precision.detach().cpu().numpy().tobytes())
         key = (type(self).__name__, h.hexdigest(), self.criterion, float(ctx.episodes), float(ctx.lam))
         return key + (self.tol, self.max_iter, str(self.device))
 
+    def _regulariser(self, ctx: StrategyContext) -> tuple[float, torch.Tensor | None]:
+        """(λ, P): the strategy's own ``prior`` (a precision replacing I in λI) if given, else the
+        context's prior precision, else λI."""
+        return (ctx.lam, self.prior) if self.prior is not None else ctx.design_regulariser()
+
     def _solve(self, ctx: StrategyContext, extra, progress) -> Design:
+        lam, prior = self._regulariser(ctx)
         return solve_design(
             ctx.mdp,
             criterion=self.criterion,
             episodes=ctx.episodes,
-            lam=ctx.lam,
+            lam=lam,
             tol=self.tol,
             device=self.device,
-            prior=self.prior,
+            prior=prior,
             extra=extra,
             max_iter=self.max_iter,
             progress=progress,

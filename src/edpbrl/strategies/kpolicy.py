@@ -37,15 +37,16 @@ class KPolicyStrategy(DesignStrategy):
         return super()._key(ctx) + (int(ctx.k),)
 
     def _solve(self, ctx: StrategyContext, extra, progress) -> KPolicyDesign:
+        lam, prior = self._regulariser(ctx)
         return kpolicy_design(
             ctx.mdp,
             k=int(ctx.k),
             criterion=self.criterion,
             episodes=ctx.episodes,
-            lam=ctx.lam,
+            lam=lam,
             tol=self.tol,
             device=self.device,
-            prior=self.prior,
+            prior=prior,
             extra=extra,
             max_iter=self.max_iter,
             progress=progress,

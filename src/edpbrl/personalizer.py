@@ -12,7 +12,7 @@ a session is restored by :meth:`Personalizer.from_config` and replaying its answ
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,7 @@ from .errors import EdpbrlError, SessionError
 from .mdp import PromptMDP
 from .prior import Prior, resolve_prior
 from .prompts import beam_search, check_theta
+from .stopping import StopRule, expected_pair_error, top_probability
 from .strategies import Strategy, StrategyContext, check_plan, make_strategy
 from .vocab import Vocabulary
 
@@ -76,6 +77,7 @@ class Personalizer:
         config: dict | None = None,
         prior: Prior | None = None,
         words: str | None = None,
+        stop: StopRule | None = None,
     ):
         if not isinstance(k, int) or k < 2:
             raise EdpbrlError(f"k must be an integer ≥ 2, got {k!r}")
@@ -132,6 +134,11 @@ class Personalizer:
         self._questions: list[Query] = []
         self.records: list[Record] = []
         self._fit_cache: tuple[int, object] | None = None
+        if stop is not None and not isinstance(stop, StopRule):
+            raise EdpbrlError(f"stop must be a StopRule, got {type(stop).__name__}")
+        self.stop = stop
+        self._candidates: tuple[np.ndarray, np.ndarray] | None = None
+        self._confidence: tuple[int, dict] | None = None
         if not self.strategy.adaptive:
             self._plan(episodes)
 
@@ -188,6 +195,10 @@ class Personalizer:
                 cfg["embedder"] = getattr(embedder, "name", "custom")
         cfg["words"] = words
         cfg["prior"] = str(prior) if isinstance(prior, str | Path) or prior is None else "object"
+        if isinstance(kwargs.get("stop"), StopRule):
+            cfg["stop"] = asdict(kwargs["stop"])
+        elif isinstance(kwargs.get("stop"), dict):  # from a saved configuration
+            kwargs["stop"] = StopRule(**kwargs["stop"])
         return cls(
             vocab,
             emb,
@@ -269,6 +280,57 @@ class Personalizer:
             return len(self._questions) + int(round(per * remaining))
         return len(self._questions)
 
+    def ask_more(self, questions: int) -> None:
+        """Raise the stop rule's cap by ``questions`` (planning more episodes if needed)."""
+        if not isinstance(questions, int) or questions < 1:
+            raise EdpbrlError(f"questions must be a positive integer, got {questions!r}")
+        if self.stop is not None:
+            cap = max(self.stop.max_questions or 0, self.n_records) + questions
+            self.stop = replace(self.stop, max_questions=cap, target_error=None)
+            self.config["stop"] = asdict(self.stop)
+        per = self.vocabulary.horizon if self.feedback == "dense" else 1
+        missing = self.n_records + questions - self.n_questions
+        if missing > 0:
+            self.extend(-(-missing // per))
+
+    def candidate_prompts(self, n: int = 200, pairs: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+        """Features (n, d) of ``n`` random full prompts from the vocabulary and ``pairs`` random
+        pairs (m, 2) of them (seeded by the session; encoded once): what :meth:`confidence` judges."""
+        if self._candidates is None:
+            rng = np.random.default_rng([self.seed, 7919])
+            texts = list(
+                dict.fromkeys(
+                    self.vocabulary.prompt([int(rng.integers(len(s))) for s in self.vocabulary.slots]) or " "
+                    for _ in range(n)
+                )
+            )
+            X = np.asarray(self.embedder.encode(texts), dtype=np.float64)
+            i, j = rng.integers(len(texts), size=(2, pairs))
+            keep = i != j
+            self._candidates = (X, np.stack([i[keep], j[keep]], 1))
+        return self._candidates
+
+    def confidence(self) -> dict:
+        """How sure the estimate is, under its Laplace posterior (:mod:`edpbrl.stopping`):
+        ``expected_error`` — the expected share of pairs of random prompts it orders differently
+        from the person (½ = a coin flip); ``top_probability`` — the probability that its best
+        candidate prompt beats a random other one; ``n_answers``. Cached per record."""
+        key = len(self.records)
+        if self._confidence is None or self._confidence[0] != key:
+            res = self.fit_result()
+            X, pairs = self.candidate_prompts()
+            theta, H = res.theta.cpu().numpy(), res.hessian.cpu().numpy()
+            top = int(np.argmax(X @ theta))
+            self._confidence = (
+                key,
+                {
+                    "expected_error": expected_pair_error(theta, H, X, pairs),
+                    "top_probability": top_probability(theta, H, X, top),
+                    "n_answers": self.n_answered,
+                },
+            )
+        return dict(self._confidence[1])
+
     def extend(self, episodes: int) -> None:
         """Plan ``episodes`` more episodes (questions continue after the current ones)."""
         if not isinstance(episodes, int) or episodes < 1:
@@ -281,7 +343,12 @@ class Personalizer:
 
     # -- ask / tell ------------------------------------------------------------------------
     def ask(self) -> Query | None:
-        """The next question, or None when the planned episodes are exhausted."""
+        """The next question, or None when the planned episodes are exhausted or the stop rule
+        (``stop``) says the estimate is sure enough."""
+        if self.stop is not None:
+            err = self.confidence()["expected_error"] if self.stop.target_error is not None else None
+            if self.stop.done(self.n_records, err):
+                return None
         cursor = len(self.records)
         while cursor >= len(self._questions) and len(self._episodes) < self.episodes:
             self._sync_context()

@@ -280,8 +280,35 @@ def add_simulation_options(
         choices=list(WORLDS),
         help="embedding: options embedded whole (the paper); additive: an option's features are the "
         "sum of its tokens' (well-specified control); misspecified: the user judges whole texts, "
-        "the learner sees token sums",
+        "the learner sees token sums; other-model: the user judges with --user-embedder",
     )
+    p.add_argument(
+        "--user-embedder",
+        default="minilm-static",
+        help="the encoder the simulated person judges with in --world other-model (default minilm-static)",
+    )
+    p.add_argument(
+        "--prior",
+        default="none",
+        help="the learner's prior: none (flat λI), packaged, or a file from `edpbrl prior fit`; a member "
+        "with the evaluated style's name is left out (default none)",
+    )
+    p.add_argument(
+        "--words",
+        default="none",
+        help="the person's own words: none, auto (the style's name), misleading (the least similar "
+        "population member's name) or a text (default none)",
+    )
+    p.add_argument(
+        "--user",
+        default="style",
+        choices=["style", "orthogonal"],
+        help="the simulated person: the style's θ*, or θ* with the population mean's direction removed",
+    )
+    p.add_argument(
+        "--prior-scale", type=positive_float, help="β₀ the prior assumes (default: the prior's, 10)"
+    )
+    p.add_argument("--label", default="", help="report the methods as method[LABEL] (to merge settings)")
 
 
 def add_parallel_options(p: argparse.ArgumentParser) -> None:
@@ -332,7 +359,23 @@ def add_protocol_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-_SIM_FIELDS = ("k", "rationality", "lam", "criterion", "vocab", "embedder", "feedback", "world", "vocab_mode")
+_SIM_FIELDS = (
+    "k",
+    "rationality",
+    "lam",
+    "criterion",
+    "vocab",
+    "embedder",
+    "feedback",
+    "world",
+    "vocab_mode",
+    "prior",
+    "words",
+    "user",
+    "prior_scale",
+    "user_embedder",
+    "label",
+)
 
 
 def sim_config(a: argparse.Namespace) -> SimConfig:

@@ -188,6 +188,8 @@ def aggregate(rows: list[dict]) -> list[dict]:
             v = np.array([r[key] for r in rs])
             entry[f"{key}_mean"] = float(v.mean())
             entry[f"{key}_se"] = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
+        if all("questions" in r for r in rs):  # budgets in questions as well as episodes
+            entry["questions_mean"] = float(np.mean([r["questions"] for r in rs]))
         entry["seconds"] = float(np.mean([r["seconds"] for r in rs]))
         out.append(entry)
     return out

@@ -20,6 +20,7 @@ from ..data import resolve_vocabulary
 from ..embed import TokenSumEmbedder, load_embedder
 from ..errors import EdpbrlError
 from ..personalizer import Personalizer
+from ..prior import Prior, member_name, packaged_prior, resolve_prior
 from ..users import (
     LinearUser,
     cosine_error,
@@ -57,9 +58,25 @@ class SimConfig:
     # "per-slot": every slot its own words (75/25 design/test split per slot, ours);
     # "pooled": the paper's — slot 1 as is, slots 2.. all offer the pooled design words + blank
     vocab_mode: str = "per-slot"
+    # The learner's prior (edpbrl.prior): "none" (the flat λI), "packaged" or a prior file. A
+    # member of the prior's population with the evaluated style's name is always left out.
+    prior: str = "none"
+    # The person's own words: "none", "auto" (the style's name, "_" as spaces), "misleading" (the
+    # name of the population member least like the person) or any other text.
+    words: str = "none"
+    # The simulated person: "style" (θ* of the style) or "orthogonal" (θ* with its component
+    # along the population's mean removed, rescaled to its norm: a person unlike anyone before).
+    user: str = "style"
+    prior_scale: float | None = None  # β₀ assumed by the prior (None: the prior's own)
+    # The encoder the user judges with in the "other-model" world (the learner keeps `embedder`).
+    user_embedder: str = "minilm-static"
+    # Reported with the method as "method[label]" (e.g. the prior setting), so runs of one method
+    # under different settings can be merged into one table.
+    label: str = ""
 
 
-WORLDS = ("embedding", "additive", "misspecified")
+WORLDS = ("embedding", "additive", "misspecified", "other-model")
+USERS = ("style", "orthogonal")
 VOCAB_MODES = ("per-slot", "pooled")
 
 
@@ -107,13 +124,16 @@ def check_counts(**counts) -> None:
 
 def setup_world(cfg: SimConfig) -> World:
     key = (cfg.vocab, cfg.embedder, cfg.world, cfg.k, cfg.n_test, cfg.n_choice_tests, cfg.vocab_mode)
+    key += (cfg.user_embedder if cfg.world == "other-model" else None,)
     if key not in _CACHE:
         if cfg.world not in WORLDS:
             raise EdpbrlError(f"unknown world '{cfg.world}': expected one of {', '.join(WORLDS)}")
         base = load_embedder(cfg.embedder)
         summed = TokenSumEmbedder(base)
-        learner = base if cfg.world == "embedding" else summed
+        learner = base if cfg.world in ("embedding", "other-model") else summed
         user = summed if cfg.world == "additive" else base
+        if cfg.world == "other-model":  # the person judges with another text model
+            user = base = load_embedder(cfg.user_embedder)
         spec = resolve_vocabulary(cfg.vocab)
         vocab = Vocabulary.default() if spec is None else Vocabulary.load(spec, dedupe=True)
         design, test = design_and_test(vocab, cfg.vocab_mode)
@@ -156,8 +176,9 @@ def start_session(
     (seeded ``seed``, on the design vocabulary; ``progress`` reports its design) of one simulated
     session."""
     w = setup_world(cfg)
-    theta_star = style_theta(read_style(style), w.base)
+    theta_star = person_theta(style, cfg, w)
     user = LinearUser(theta_star, cfg.rationality, seed=10_000 + seed)
+    prior = learner_prior(style, cfg, w)
     p = Personalizer(
         w.design_vocab,
         w.learner,
@@ -169,8 +190,50 @@ def start_session(
         criterion=cfg.criterion,
         feedback=cfg.feedback,
         progress=progress,
+        prior=prior,
+        words=person_words(style, cfg, w, theta_star),
     )
     return w, theta_star, user, p
+
+
+def _packaged_base_prior(w: World) -> Prior:
+    """The packaged prior in the user's (base) encoder space: defines 'the population'."""
+    return packaged_prior(w.base)
+
+
+def person_theta(style: str, cfg: SimConfig, w: World) -> np.ndarray:
+    """θ* of the simulated person (in the user's encoder space; see ``SimConfig.user``)."""
+    if cfg.user not in USERS:
+        raise EdpbrlError(f"unknown user '{cfg.user}': expected one of {', '.join(USERS)}")
+    theta = style_theta(read_style(style), w.base)
+    if cfg.user == "orthogonal":
+        m = _packaged_base_prior(w).without(style).mean
+        m = m / np.linalg.norm(m)
+        orth = theta - (theta @ m) * m
+        theta = orth * np.linalg.norm(theta) / max(np.linalg.norm(orth), 1e-12)
+    return theta
+
+
+def learner_prior(style: str, cfg: SimConfig, w: World) -> Prior | None:
+    """The learner's prior (``SimConfig.prior``) with the evaluated style's name left out."""
+    prior = resolve_prior(cfg.prior, w.learner)
+    if prior is None:
+        return None
+    prior = prior.without(style_name(style))
+    return prior if cfg.prior_scale is None else prior.with_scale(cfg.prior_scale)
+
+
+def person_words(style: str, cfg: SimConfig, w: World, theta_star: np.ndarray) -> str | None:
+    """The person's own words (``SimConfig.words``)."""
+    if cfg.words in ("none", "", None):
+        return None
+    if cfg.words == "auto":
+        return member_name(style_name(style))
+    if cfg.words == "misleading":  # the population member least like this person
+        pop = _packaged_base_prior(w).without(style_name(style))
+        sims = pop.population @ theta_star / np.linalg.norm(pop.population, axis=1)
+        return pop.names[int(np.argmin(sims))]
+    return cfg.words
 
 
 def answer(p: Personalizer, user: LinearUser, world: World, q) -> int:
@@ -194,11 +257,14 @@ def run_one(style: str, method: str, budgets: Sequence[int], seed: int, cfg: Sim
             rows.append(
                 {
                     "style": style_name(style),
-                    "method": method,
+                    "method": f"{method}[{cfg.label}]" if cfg.label else method,
                     "episodes": budgets[bi],
                     "seed": seed,
                     **evaluate(p.fit(), theta_star, user, w, cfg, seed),
                     "questions": p.n_answered,
+                    "prior": cfg.prior,
+                    "left_out": list(p.prior.left_out) if p.prior is not None else [],
+                    "words": p.words,
                     "seconds": time.perf_counter() - t0,
                 }
             )

@@ -37,7 +37,9 @@ def test_plain_report_says_who_what_how_close(outputs):
         assert heading in out
     assert "“An image of a bright beach under a cloudless blue sky" in out  # the style's sentences
     flat = " ".join(out.split())  # phrases may wrap
-    assert "provably within" in flat and "% of the best possible for this criterion" in flat
+    # the paper's K-policy design is not concave: a stationarity gap and the relaxation's bound
+    assert "no small change of any one policy improves it" in flat
+    assert "a relaxation proves the best possible is at most" in flat
     assert "← picked" in out  # example questions with the person's answer
     for row in ("asking nothing", "random questions", "ed-pbrl (this demo)"):
         assert f"   {row}" in out

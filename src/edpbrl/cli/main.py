@@ -8,12 +8,13 @@ import os
 import sys
 
 from ..errors import EdpbrlError
-from . import app, data, demo, design, experiment, personalize, simulate
+from . import app, data, demo, design, experiment, personalize, prior, simulate
 from .options import Parser
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-GROUPS = (demo, design, simulate, personalize, app, experiment, data)  # each has add_parsers(subparsers)
+# each has add_parsers(subparsers)
+GROUPS = (demo, design, simulate, personalize, app, experiment, data, prior)
 
 
 def build_parser() -> argparse.ArgumentParser:

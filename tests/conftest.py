@@ -30,6 +30,7 @@ def _torch_threads():
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("EDPBRL_CACHE_DIR", str(tmp_path / "embcache"))
+    monkeypatch.setenv("EDPBRL_DESIGN_CACHE_DIR", str(tmp_path / "designcache"))
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +44,23 @@ def tiny_vocab(tiny_vocab_dir):
     from edpbrl.vocab import Vocabulary
 
     return Vocabulary.from_dir(tiny_vocab_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server (tests/pg.py) for this test process; skips with the reason
+    when PostgreSQL cannot be installed or started."""
+    from tests import pg
+
+    try:
+        server = pg.start()
+    except pg.Unavailable as exc:
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """The URL of a fresh, empty database on :func:`postgres_server`."""
+    return postgres_server.new_database()

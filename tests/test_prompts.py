@@ -90,3 +90,60 @@ def test_candidates_caps_the_prefixes_encoded_per_slot():
     assert (
         beam_search(theta, VOCAB, emb, n=4, beam=10, shortlist=4, candidates=40, token_features=feats) == full
     )
+
+
+def _slots_differ(a: str, b: str, vocab) -> int:
+    """Number of slots in which two prompts (texts of one token per slot, none blank) differ."""
+    return sum(x != y for x, y in zip(a.split(", "), b.split(", ")))
+
+
+def test_min_diff_slots_gives_varied_prompts():
+    vocab = Vocabulary({k: [t for t in v if t] for k, v in VOCAB.to_dict().items()})  # no blanks
+    emb = HashingEmbedder(32)
+    theta = np.random.default_rng(7).normal(size=32)
+    plain = beam_search(theta, vocab, emb, n=4, beam=10)
+    assert min(_slots_differ(a, b, vocab) for i, (a, _) in enumerate(plain) for b, _ in plain[i + 1 :]) == 1
+    varied = beam_search(theta, vocab, emb, n=4, beam=10, min_diff_slots=2)
+    texts = [t for t, _ in varied]
+    assert len(texts) == 4 and texts[0] == plain[0][0]  # the best prompt stays first
+    assert all(_slots_differ(a, b, vocab) >= 2 for i, a in enumerate(texts) for b in texts[i + 1 :])
+    assert all(a[1] >= b[1] for a, b in zip(varied, varied[1:]))
+    # the default is the plain top-n, unchanged
+    assert beam_search(theta, vocab, emb, n=4, beam=10, min_diff_slots=0) == plain
+
+
+def test_min_diff_slots_fills_up_when_too_few_qualify():
+    vocab = Vocabulary({"a": ["x", "y"], "b": ["p", "q"]})
+    emb = HashingEmbedder(16)
+    theta = np.random.default_rng(1).normal(size=16)
+    got = beam_search(theta, vocab, emb, n=4, beam=4, min_diff_slots=2)
+    assert sorted(t for t, _ in got) == sorted(t for t, _ in beam_search(theta, vocab, emb, n=4, beam=4))
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"n": 0}, "^n must be a positive integer, got 0$"),
+        ({"n": -2}, "^n must be a positive integer, got -2$"),
+        ({"beam": 0}, "^beam must be a positive integer, got 0$"),
+        ({"beam": -1}, "^beam must be a positive integer, got -1$"),
+        ({"min_diff_slots": -1}, "^min_diff_slots must be an integer ≥ 0, got -1$"),
+    ],
+)
+def test_bad_sizes(kw, match):
+    from edpbrl.errors import EdpbrlError
+
+    with pytest.raises(EdpbrlError, match=match):
+        beam_search(np.ones(16), VOCAB, HashingEmbedder(16), **kw)
+
+
+def test_bad_theta():
+    from edpbrl.errors import EdpbrlError
+
+    emb = HashingEmbedder(16)
+    with pytest.raises(EdpbrlError, match="^θ has 1 NaN or infinite entries$"):
+        beam_search(np.r_[np.nan, np.ones(15)], VOCAB, emb)
+    with pytest.raises(EdpbrlError, match="^θ has dimension 8, expected 16$"):
+        beam_search(np.ones(8), VOCAB, emb)
+    with pytest.raises(EdpbrlError, match="^θ must be numeric"):
+        beam_search(np.array(["a"] * 16), VOCAB, emb)

@@ -66,3 +66,44 @@ def test_broken_files(tmp_path):
 def test_dedupe_option():
     v = Vocabulary({"a": ["x", "y", "x"]}, dedupe=True)
     assert v[0].entries == ("x", "y")
+
+
+def test_pooled_vocabulary_and_repeats_become_blank():
+    v = Vocabulary({"base": ["a man"], "a": ["x", "y"], "b": ["y", "z"], "c": ["w"]}, dedupe=True)
+    p = v.pooled(first=1)
+    assert p.names == ["base", "a", "b", "c"] and p.repeats == "blank"
+    assert p[0].entries == ("a man",)
+    assert p[1].entries == p[2].entries == p[3].entries == ("x", "y", "z", "w", "")
+    assert p.prompt([0, 1, 1, 4]) == "a man, y"  # the repeated y and the blank disappear
+    assert v.prompt([0, 1, 0, 0]) == "a man, y, y, w"  # the default keeps repeats
+    design, test = p.split(0.25, seed=1)
+    assert design.repeats == test.repeats == "blank"
+    with pytest.raises(VocabularyError, match="repeats must be one of keep, blank"):
+        Vocabulary({"a": ["x"]}, repeats="drop")
+    with pytest.raises(VocabularyError, match="first must be in 0..3"):
+        v.pooled(first=4)
+
+
+def test_comment_lines_are_skipped_and_hash_inside_a_token_is_kept(tmp_path):
+    (tmp_path / "1_subject.txt").write_text(
+        "# subjects for the demo\n  # an indented comment\na lighthouse\nC# code on a screen\n"
+        "\\#hashtag poster\n\n"
+    )
+    (tmp_path / "2_light.txt").write_text("golden hour # not a comment: '#' inside a token\n")
+    v = Vocabulary.from_dir(tmp_path)
+    assert v[0].entries == ("a lighthouse", "C# code on a screen", "#hashtag poster")
+    assert v[1].entries == ("golden hour # not a comment: '#' inside a token",)
+
+
+def test_a_slot_file_of_only_comments_is_an_empty_slot(tmp_path):
+    (tmp_path / "1_a.txt").write_text("# nothing yet\n")
+    with pytest.raises(VocabularyError, match="^slot 'a' is empty$"):
+        Vocabulary.from_dir(tmp_path)
+
+
+def test_style_files_skip_comments_too(tmp_path):
+    from edpbrl.users import read_style
+
+    f = tmp_path / "mine.txt"
+    f.write_text("# my taste\nAn image of a quiet harbour at dawn.\n")
+    assert read_style(f) == ["An image of a quiet harbour at dawn."]

@@ -102,14 +102,15 @@ class MLEResult:
         return torch.linalg.inv(self.hessian)
 
 
-def _loss_grad(theta, X, y, lam, P):
+def _loss_grad(theta, X, y, lam, P, mean):
     u = X @ theta
     logp = torch.log_softmax(u, dim=1)
     p = logp.exp()
-    loss = -logp.gather(1, y[:, None]).sum() + 0.5 * lam * theta @ (P @ theta)
+    r = theta - mean
+    loss = -logp.gather(1, y[:, None]).sum() + 0.5 * lam * r @ (P @ r)
     xbar = torch.einsum("nk,nkd->nd", p, X)
     xy = X[torch.arange(X.shape[0], device=X.device), y]
-    grad = (xbar - xy).sum(0) + lam * (P @ theta)
+    grad = (xbar - xy).sum(0) + lam * (P @ r)
     return loss, grad, p
 
 
@@ -138,14 +139,17 @@ def fit_mle(
     lam: float = 1.0,
     *,
     prior=None,
+    prior_mean=None,
     theta0=None,
     tol: float = 1e-9,
     max_iter: int = 100,
     device=None,
 ) -> MLEResult:
-    """θ̂ = argmin −Σ log P_θ(y|X) + (λ/2) θᵀPθ by Newton's method with Armijo backtracking.
+    """θ̂ = argmin −Σ log P_θ(y|X) + (λ/2) (θ − m)ᵀ P (θ − m) by Newton's method with Armijo
+    backtracking: the MAP estimate under the Gaussian prior N(m, (λP)⁻¹).
 
-    P (d, d) is the prior precision (identity by default). Converged when ‖∇‖ ≤ tol·max(1, n).
+    P (d, d) is the prior precision (identity by default), m = ``prior_mean`` (d,) (zero by
+    default: the regularised MLE). Without answers θ̂ = m. Converged when ‖∇‖ ≤ tol·max(1, n).
     """
     if not (isinstance(lam, int | float) and lam > 0):
         raise EdpbrlError(f"λ must be > 0, got {lam}")
@@ -157,12 +161,13 @@ def fit_mle(
     P = torch.eye(d, dtype=X.dtype, device=X.device) if prior is None else _as_tensor(prior, device=X.device)
     if P.shape != (d, d):
         raise EdpbrlError(f"prior precision must be ({d}, {d}), got {tuple(P.shape)}")
-    theta = (
-        torch.zeros(d, dtype=X.dtype, device=X.device)
-        if theta0 is None
-        else _as_tensor(theta0, device=X.device).clone()
-    )
-    loss, grad, p = _loss_grad(theta, X, y, lam, P)
+    mean = torch.zeros(d, dtype=X.dtype, device=X.device)
+    if prior_mean is not None:
+        mean = _as_tensor(prior_mean, device=X.device)
+        if mean.shape != (d,) or not torch.isfinite(mean).all():
+            raise EdpbrlError(f"prior mean must be a finite vector ({d},), got shape {tuple(mean.shape)}")
+    theta = mean.clone() if theta0 is None else _as_tensor(theta0, device=X.device).clone()
+    loss, grad, p = _loss_grad(theta, X, y, lam, P, mean)
     it, converged = 0, False
     thresh = tol * max(1.0, float(n))
     while it < max_iter:
@@ -175,7 +180,7 @@ def fit_mle(
         t = 1.0
         while True:
             new = theta - t * step
-            nl, ng, npr = _loss_grad(new, X, y, lam, P)
+            nl, ng, npr = _loss_grad(new, X, y, lam, P, mean)
             if float(nl) <= float(loss) - 1e-4 * t * slope or t < 1e-12:
                 break
             t *= 0.5

@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .choice import confidence_ellipsoid, fit_mle
+from .device import check_device
 from .embed import embedder_spec, load_embedder
 from .errors import EdpbrlError, SessionError
 from .mdp import PromptMDP
-from .prompts import beam_search
+from .prior import Prior, resolve_prior
+from .prompts import beam_search, check_theta
+from .stopping import StopRule, expected_pair_error, top_probability
 from .strategies import Strategy, StrategyContext, check_plan, make_strategy
 from .vocab import Vocabulary
 
@@ -32,6 +35,9 @@ FEEDBACK = ("dense", "final")  # dense: one question per slot over prefixes; fin
 # simulated people's estimates it costs 0.79 s of CPU instead of 4.36 s, finds prompts 2.2 % lower
 # by θ̂ and no worse by the people's true taste (docs/app.md, "Web app at scale")
 BEAM_CANDIDATES = 20
+
+
+MAX_EPISODES = 500  # the most episodes one session plans (the demo and the app cap at this)
 
 
 @dataclass(frozen=True)
@@ -81,15 +87,29 @@ class Personalizer:
         progress: Callable | None = None,
         strategy: Strategy | None = None,
         config: dict | None = None,
+        prior: Prior | None = None,
+        words: str | None = None,
+        stop: StopRule | None = None,
     ):
         if not isinstance(k, int) or k < 2:
             raise EdpbrlError(f"k must be an integer ≥ 2, got {k!r}")
         if not isinstance(episodes, int) or episodes < 1:
             raise EdpbrlError(f"episodes must be a positive integer, got {episodes!r}")
+        device = check_device(device)
         if not (isinstance(lam, int | float) and lam > 0):
             raise EdpbrlError(f"λ must be > 0, got {lam}")
         if feedback not in FEEDBACK:
             raise EdpbrlError(f"feedback must be one of {', '.join(FEEDBACK)}, got {feedback!r}")
+        if words is not None and (not isinstance(words, str) or not words.strip()):
+            raise EdpbrlError("words must be a non-empty text (the person's description of their taste)")
+        if words is not None and prior is None:
+            raise EdpbrlError(
+                "a person's own words move a prior's mean: give a prior too (e.g. prior='packaged')"
+            )
+        if prior is not None and not isinstance(prior, Prior):
+            raise EdpbrlError(
+                f"prior must be a Prior (see edpbrl.prior.resolve_prior), got {type(prior).__name__}"
+            )
         small = [(s.name, len(s)) for s in vocabulary.slots if 1 < len(s) < k]
         if small:
             raise EdpbrlError(f"K={k} is larger than slot '{small[0][0]}' ({small[0][1]} entries)")
@@ -108,17 +128,39 @@ class Personalizer:
         for F in self.token_features:
             F.flags.writeable = False
         self.dim = self.mdp.dim
+        if prior is not None and prior.dim != self.dim:
+            raise EdpbrlError(f"the prior has dimension {prior.dim} but the encoder gives {self.dim}")
+        self.words = words
+        self.prior = None if prior is None else prior.with_words(self._words_embedding(words))
+        precision = None
+        if self.prior is not None:
+            precision = torch.as_tensor(self.prior.theta_precision(), dtype=torch.float64, device=device)
         self.strategy = strategy or make_strategy(method, criterion=criterion, tol=tol, device=device)
         self.ctx = StrategyContext(
-            self.mdp, k, episodes, self.lam, np.random.default_rng(seed), progress=progress
+            self.mdp,
+            k,
+            episodes,
+            self.lam,
+            np.random.default_rng(seed),
+            progress=progress,
+            prior_precision=precision,
         )
         self._episodes: list[np.ndarray] = []  # each (K, H)
         self._questions: list[Query] = []
         self.records: list[Record] = []
         self._version = 0  # bumped by every tell/skip/undo/extend: the key of derived values
         self._derived: dict = {}  # derived values (fit, summary, best prompts) of self._version
+        if stop is not None and not isinstance(stop, StopRule):
+            raise EdpbrlError(f"stop must be a StopRule, got {type(stop).__name__}")
+        self.stop = stop
+        self._candidates: tuple[np.ndarray, np.ndarray] | None = None
         if not self.strategy.adaptive:
             self._plan(episodes)
+
+    def _words_embedding(self, words: str | None) -> np.ndarray | None:
+        if words is None:
+            return None
+        return np.asarray(self.embedder.encode([words.strip()])[0], dtype=np.float64)
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -132,9 +174,17 @@ class Personalizer:
         vocabulary=None,
         embedder=None,
         device: str = "cpu",
+        words: str | None = None,
+        prior: str | Path | Prior | None = "none",
         **kwargs,
     ) -> Personalizer:
-        """Packaged vocabulary and MiniLM encoder unless given (a path or object for either)."""
+        """Packaged vocabulary and MiniLM encoder unless given (a path or object for either).
+
+        ``prior``: "none" (the flat λI, the paper's setting), "packaged" (fitted on the packaged
+        styles and population), a saved prior file, or a :class:`~edpbrl.prior.Prior`; ``words``:
+        the person's own description of their taste, which moves the prior's mean.
+        """
+        device = check_device(device)
         cfg = {
             "k": k,
             "episodes": episodes,
@@ -158,6 +208,12 @@ class Personalizer:
                 cfg["embedder"] = embedder_spec(embedder)
             except EdpbrlError:
                 cfg["embedder"] = getattr(embedder, "name", "custom")
+        cfg["words"] = words
+        cfg["prior"] = str(prior) if isinstance(prior, str | Path) or prior is None else "object"
+        if isinstance(kwargs.get("stop"), StopRule):
+            cfg["stop"] = asdict(kwargs["stop"])
+        elif isinstance(kwargs.get("stop"), dict):  # from a saved configuration
+            kwargs["stop"] = StopRule(**kwargs["stop"])
         return cls(
             vocab,
             emb,
@@ -167,6 +223,8 @@ class Personalizer:
             seed=seed,
             device=device,
             config=cfg,
+            prior=resolve_prior(prior, emb),
+            words=words,
             **kwargs,
         )
 
@@ -180,7 +238,12 @@ class Personalizer:
         elif isinstance(voc, dict):
             voc = Vocabulary(voc)
         extra = cfg.pop("extra_episodes", 0)
-        p = cls.default(vocabulary=voc, **cfg, **kwargs)
+        cfg.update(kwargs)
+        if cfg.get("prior") == "object":
+            raise EdpbrlError(
+                "this session's prior was a Prior object: pass it again (from_config(..., prior=...))"
+            )
+        p = cls.default(vocabulary=voc, **cfg)
         if extra:
             p.extend(extra)
         return p
@@ -232,6 +295,55 @@ class Personalizer:
             return len(self._questions) + int(round(per * remaining))
         return len(self._questions)
 
+    def ask_more(self, questions: int) -> None:
+        """Raise the stop rule's cap by ``questions`` (planning more episodes if needed)."""
+        if not isinstance(questions, int) or questions < 1:
+            raise EdpbrlError(f"questions must be a positive integer, got {questions!r}")
+        if self.stop is not None:
+            cap = max(self.stop.max_questions or 0, self.n_records) + questions
+            self.stop = replace(self.stop, max_questions=cap, target_error=None)
+            self.config["stop"] = asdict(self.stop)
+        per = self.vocabulary.horizon if self.feedback == "dense" else 1
+        missing = self.n_records + questions - self.n_questions
+        if missing > 0:
+            self.extend(-(-missing // per))
+
+    def candidate_prompts(self, n: int = 200, pairs: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+        """Features (n, d) of ``n`` random full prompts from the vocabulary and ``pairs`` random
+        pairs (m, 2) of them (seeded by the session; encoded once): what :meth:`confidence` judges."""
+        if self._candidates is None:
+            rng = np.random.default_rng([self.seed, 7919])
+            texts = list(
+                dict.fromkeys(
+                    self.vocabulary.prompt([int(rng.integers(len(s))) for s in self.vocabulary.slots]) or " "
+                    for _ in range(n)
+                )
+            )
+            X = np.asarray(self.embedder.encode(texts), dtype=np.float64)
+            i, j = rng.integers(len(texts), size=(2, pairs))
+            keep = i != j
+            self._candidates = (X, np.stack([i[keep], j[keep]], 1))
+        return self._candidates
+
+    def confidence(self) -> dict:
+        """How sure the estimate is, under its Laplace posterior (:mod:`edpbrl.stopping`):
+        ``expected_error`` — the expected share of pairs of random prompts it orders differently
+        from the person (½ = a coin flip); ``top_probability`` — the probability that its best
+        candidate prompt beats a random other one; ``n_answers``. Cached until the answers change."""
+
+        def compute() -> dict:
+            res = self.fit_result()
+            X, pairs = self.candidate_prompts()
+            theta, H = res.theta.cpu().numpy(), res.hessian.cpu().numpy()
+            top = int(np.argmax(X @ theta))
+            return {
+                "expected_error": expected_pair_error(theta, H, X, pairs),
+                "top_probability": top_probability(theta, H, X, top),
+                "n_answers": self.n_answered,
+            }
+
+        return dict(self._memo("confidence", compute))
+
     def extend(self, episodes: int) -> None:
         """Plan ``episodes`` more episodes (questions continue after the current ones)."""
         if not isinstance(episodes, int) or episodes < 1:
@@ -245,7 +357,12 @@ class Personalizer:
 
     # -- ask / tell ------------------------------------------------------------------------
     def ask(self) -> Query | None:
-        """The next question, or None when the planned episodes are exhausted."""
+        """The next question, or None when the planned episodes are exhausted or the stop rule
+        (``stop``) says the estimate is sure enough."""
+        if self.stop is not None:
+            err = self.confidence()["expected_error"] if self.stop.target_error is not None else None
+            if self.stop.done(self.n_records, err):
+                return None
         cursor = len(self.records)
         while cursor >= len(self._questions) and len(self._episodes) < self.episodes:
             self._sync_context()
@@ -341,7 +458,7 @@ class Personalizer:
         """Bring the strategy's context up to date: the answers and the model fitted on them."""
         X, y = self._answered()
         self.ctx.X, self.ctx.y = list(X), list(y)
-        self.ctx.model = self.fit_result() if len(y) else None
+        self.ctx.model = self.fit_result() if len(y) or self.prior is not None else None
 
     # -- estimation ------------------------------------------------------------------------
     def fit_result(self):
@@ -349,13 +466,23 @@ class Personalizer:
 
         def fit():
             X, y = self._answered()
-            return fit_mle(X, y, self.lam)
+            if self.prior is None:
+                res = fit_mle(X, y, self.lam)
+            else:  # MAP under the prior on θ: mean β₀ m, precision Cov(θ)⁻¹ (the context's)
+                res = fit_mle(
+                    X, y, 1.0, prior=self.ctx.prior_precision.cpu(), prior_mean=self.prior.theta_mean()
+                )
+            return res
 
         return self._memo("fit", fit)
 
     def fit(self) -> np.ndarray:
-        """θ̂ (d,) — regularised MLE on the answers so far (zeros before any answer)."""
-        return self.fit_result().theta.cpu().numpy()
+        """θ̂ (d,) — regularised MLE on the answers so far (zeros before any answer).
+
+        Raises EdpbrlError when the estimate is not finite (NaN or infinite features)."""
+        theta = self.fit_result().theta.cpu().numpy()
+        check_theta(theta, self.dim, "the fitted θ̂")
+        return theta
 
     def score(self, texts) -> np.ndarray:
         """θ̂ᵀx for each prompt text; (n,)."""
@@ -364,11 +491,18 @@ class Personalizer:
         return np.asarray(self.embedder.encode(list(texts)), dtype=np.float64) @ self.fit()
 
     def best_prompts(
-        self, n: int = 4, beam: int = 15, *, shortlist: int = 8, candidates: int | None = BEAM_CANDIDATES
+        self,
+        n: int = 4,
+        beam: int = 15,
+        *,
+        shortlist: int = 8,
+        candidates: int | None = BEAM_CANDIDATES,
+        min_diff_slots: int = 0,
     ) -> list[str]:
         """The n prompts with the highest θ̂ᵀx found by beam search (cached until the answers
         change). ``candidates``: prefixes encoded per slot (see :func:`~edpbrl.prompts.beam_search`;
-        ``None`` encodes all ``beam × shortlist``, several times slower)."""
+        ``None`` encodes all ``beam × shortlist``, several times slower); ``min_diff_slots`` ≥ 1
+        asks for prompts that differ pairwise in at least that many slots."""
 
         def search():
             found = beam_search(
@@ -380,10 +514,11 @@ class Personalizer:
                 shortlist=shortlist,
                 candidates=candidates,
                 token_features=self.token_features,
+                min_diff_slots=min_diff_slots,
             )
             return [t for t, _ in found]
 
-        return list(self._memo(("best", n, beam, shortlist, candidates), search))
+        return list(self._memo(("best", n, beam, shortlist, candidates, min_diff_slots), search))
 
     def summary(self, top: int = 5) -> dict:
         """Per slot the tokens with the highest and lowest θ̂ᵀφ, and the estimate's uncertainty

@@ -5,6 +5,10 @@ additive in the tokens. To keep the search cheap each slot is first pre-screened
 ``shortlist`` best tokens by the additive score θ̂ᵀφ(token); the beam then scores real prefix
 embeddings. With ``candidates`` only that many of the beam × shortlist extensions are encoded per
 slot: those with the highest beam score plus θ̂ᵀφ(token) (the encoder dominates the cost).
+
+``min_diff_slots`` asks for varied prompts: the n returned then differ pairwise in at least that
+many slots (chosen greedily by score from every scored full prompt, not only the final beam); when
+fewer candidates qualify, the best remaining ones fill the list.
 """
 
 from __future__ import annotations
@@ -15,21 +19,48 @@ from .errors import EdpbrlError
 from .vocab import Vocabulary, join_prompt
 
 
-def _check(theta, dim, **sizes) -> np.ndarray:
+def check_theta(theta, dim: int | None = None, what: str = "θ") -> np.ndarray:
+    """``theta`` as a float64 vector (d,); one-line EdpbrlError unless it is a finite numeric
+    vector (of dimension ``dim`` when given)."""
     try:
-        theta = np.asarray(theta, dtype=np.float64)
+        arr = np.asarray(theta, dtype=np.float64)
     except (TypeError, ValueError):
-        raise EdpbrlError("θ must be a vector of numbers") from None
-    if theta.ndim != 1 or (dim is not None and theta.shape[0] != dim):
-        raise EdpbrlError(f"θ must have shape ({dim},), got {theta.shape}")
-    if not np.isfinite(theta).all():
-        raise EdpbrlError("θ contains NaN or infinite values")
-    for name, value in sizes.items():
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1
-        ):
-            raise EdpbrlError(f"{name} must be a positive integer, got {value!r}")
-    return theta
+        try:
+            kind = f"an array of {np.asarray(theta).dtype}"
+        except (TypeError, ValueError):  # ragged nesting
+            kind = f"a ragged {type(theta).__name__}"
+        raise EdpbrlError(f"{what} must be numeric, got {kind}") from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise EdpbrlError(f"{what} must be a vector (d,), got shape {arr.shape}")
+    if not np.isfinite(arr).all():
+        bad = int((~np.isfinite(arr)).sum())
+        raise EdpbrlError(f"{what} has {bad} NaN or infinite entries")
+    if dim is not None and arr.shape[0] != dim:
+        raise EdpbrlError(f"{what} has dimension {arr.shape[0]}, expected {dim}")
+    return arr
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise EdpbrlError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _differ(a: list[str], b: list[str]) -> int:
+    return sum(x != y for x, y in zip(a, b))
+
+
+def _diverse(scored: list[tuple[list[str], float]], n: int, min_diff: int) -> list[tuple[list[str], float]]:
+    """Greedy by score: keep a candidate when it differs from every kept one in ≥ min_diff slots;
+    fill up with the best remaining candidates when fewer than n qualify."""
+    kept = []
+    for c, s in scored:
+        if all(_differ(c, k) >= min_diff for k, _ in kept):
+            kept.append((c, s))
+            if len(kept) == n:
+                return kept
+    rest = [cs for cs in scored if cs not in kept]
+    return sorted(kept + rest[: n - len(kept)], key=lambda cs: -cs[1])
 
 
 def beam_search(
@@ -42,12 +73,24 @@ def beam_search(
     shortlist: int = 8,
     candidates: int | None = None,
     token_features=None,
+    min_diff_slots: int = 0,
 ) -> list[tuple[str, float]]:
     """Top-n (prompt, score) pairs. token_features: optional list of (n_h, d) per slot;
-    candidates: at most this many distinct prefixes encoded per slot (None: every extension)."""
-    theta = _check(
-        theta, getattr(embedder, "dim", None), n=n, beam=beam, shortlist=shortlist, candidates=candidates
+    candidates: at most this many distinct prefixes encoded per slot (None: every extension).
+    min_diff_slots: 0 (default) for the plain top-n, k ≥ 1 for prompts that differ pairwise in
+    at least k slots (see the module docstring).
+
+    Raises EdpbrlError for a θ that is not a finite vector of the encoder's dimension, or n, beam
+    or shortlist below 1."""
+    theta = check_theta(theta, getattr(embedder, "dim", None))
+    n, beam, shortlist = (
+        _positive_int(v, k) for v, k in ((n, "n"), (beam, "beam"), (shortlist, "shortlist"))
     )
+    if candidates is not None:
+        candidates = _positive_int(candidates, "candidates")
+    if isinstance(min_diff_slots, bool) or not isinstance(min_diff_slots, int) or min_diff_slots < 0:
+        raise EdpbrlError(f"min_diff_slots must be an integer ≥ 0, got {min_diff_slots!r}")
+    last = len(vocabulary.slots) - 1
     beams: list[tuple[list[str], float]] = [([], 0.0)]
     for h, slot in enumerate(vocabulary.slots):
         F = (
@@ -71,13 +114,16 @@ def beam_search(
             cands, texts = [cands[j] for j in keep], [texts[j] for j in keep]
         uniq = list(dict.fromkeys(t for t in texts if t))
         scores = dict(zip(uniq, embedder.encode(uniq) @ theta)) if uniq else {}
+        keep_all = h == last and min_diff_slots > 0  # the diversity rule picks from every prompt
         scored, seen = [], set()
         for c, t in sorted(zip(cands, texts), key=lambda ct: -scores.get(ct[1], -np.inf)):
             if t in seen:
                 continue
             seen.add(t)
             scored.append((c, float(scores.get(t, 0.0))))
-            if len(scored) >= beam:
+            if len(scored) >= beam and not keep_all:
                 break
         beams = scored
+    if min_diff_slots > 0:
+        beams = _diverse([(c, s) for c, s in beams if join_prompt(c)], n, min_diff_slots)
     return [(join_prompt(t), s) for t, s in beams[:n]]

@@ -43,14 +43,26 @@ def replay(p: Personalizer, answers: list[dict], extensions: list[dict] | None =
 
 
 def restore(
-    store: Store, sid: str, *, embedder: Any = None, progress: Callable | None = None
+    store: Store,
+    sid: str,
+    *,
+    embedder: Any = None,
+    progress: Callable | None = None,
+    row: dict | None = None,
+    answers: list[dict] | None = None,
 ) -> Personalizer:
     """A personalizer for a stored session, in the state its live answers put it in.
 
     ``embedder``: an encoder object to use instead of the one named in the stored config (needed
-    when the session was designed with an object rather than a spec string).
+    when the session was designed with an object rather than a spec string). ``answers`` and
+    ``row``: the session's live answers and row when the caller has read them (so that it knows
+    exactly what the personalizer holds; read the answers first: an extension stored in between is
+    then applied after them, where it belongs); default: read from the store.
     """
-    row = store.get_session(sid)
+    if answers is None:
+        answers = store.live_answers(sid)
+    if row is None:
+        row = store.get_session(sid)
     if row is None or row["config"] is None:
         raise SessionError("this session has no design yet")
     cfg = dict(row["config"])
@@ -60,5 +72,5 @@ def restore(
     p = Personalizer.from_config(cfg, progress=progress) if progress else Personalizer.from_config(cfg)
     if progress is not None:
         progress(0, 1, "replaying answers")
-    replay(p, store.live_answers(sid), row["extensions"])
+    replay(p, answers, row["extensions"])
     return p

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import resolve_style
 from .errors import EdpbrlError
-from .vocab import Vocabulary, join_prompt
+from .vocab import Vocabulary, join_prompt, slot_lines
 
 
 def packaged_styles() -> list[str]:
@@ -25,14 +26,16 @@ def packaged_styles() -> list[str]:
 
 
 def read_style(style: str | Path) -> list[str]:
-    """Sentences of a style: a path to a text file (one sentence per line) or a packaged name."""
-    path = Path(style)
+    """Sentences of a style: a path to a text file (one sentence per line; blank lines and ``#``
+    comment lines are skipped, as in vocabulary slot files), a packaged name, or ``paper:NAME`` for
+    the paper's styles (after ``edpbrl data paper``)."""
+    path = Path(resolve_style(style))
     if not path.exists() and str(style) in packaged_styles():
         path = Path(str(resources.files("edpbrl") / "data" / "styles")) / f"{style}.txt"
     if not path.is_file():
         raise EdpbrlError(f"style file not found: {style} (packaged styles: {', '.join(packaged_styles())})")
     try:
-        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        lines = slot_lines(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise EdpbrlError(f"cannot read style file {path}: {exc}") from None
     if not lines:

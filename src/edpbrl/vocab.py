@@ -35,15 +35,46 @@ def _is_list(x) -> bool:
     return isinstance(x, list | tuple) or (isinstance(x, Sequence) and not isinstance(x, str | bytes))
 
 
-def join_prompt(tokens: Sequence[str]) -> str:
-    """Prompt text of a (partial) trajectory: non-blank tokens joined with ", "."""
+def join_prompt(tokens: Sequence[str], *, unique: bool = False) -> str:
+    """Prompt text of a (partial) trajectory: non-blank tokens joined with ", "; with ``unique``
+    a token that already appeared is left out (it becomes blank)."""
+    if unique:
+        tokens = list(dict.fromkeys(t for t in tokens if t))
     return ", ".join(t for t in tokens if t)
 
 
-class Vocabulary:
-    """An ordered list of slots. Validates on construction: no empty slot, no duplicate entry."""
+REPEATS = ("keep", "blank")
 
-    def __init__(self, slots: Sequence[Slot] | Mapping[str, Sequence[str]], *, dedupe: bool = False):
+
+def slot_lines(text: str) -> list[str]:
+    """The entries of a slot file: stripped lines, blank lines and ``#`` comment lines dropped,
+    a leading ``\\#`` unescaped to ``#``."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        out.append(line[1:] if line.startswith("\\#") else line)
+    return out
+
+
+class Vocabulary:
+    """An ordered list of slots. Validates on construction: no empty slot, no duplicate entry.
+
+    ``repeats``: what a prompt does with a token chosen again in a later slot — "keep" it
+    (default) or make it "blank" (the paper's pooled vocabulary, where every slot offers the
+    same words)."""
+
+    def __init__(
+        self,
+        slots: Sequence[Slot] | Mapping[str, Sequence[str]],
+        *,
+        dedupe: bool = False,
+        repeats: str = "keep",
+    ):
+        if repeats not in REPEATS:
+            raise VocabularyError(f"repeats must be one of {', '.join(REPEATS)}, got {repeats!r}")
+        self.repeats = repeats
         if isinstance(slots, Mapping):
             bad = next((k for k, v in slots.items() if isinstance(v, str | bytes) or not _is_list(v)), None)
             if bad is not None:
@@ -93,10 +124,12 @@ class Vocabulary:
     # -- loading ---------------------------------------------------------------------------
     @classmethod
     def from_dir(cls, path: str | Path, *, dedupe: bool = False) -> Vocabulary:
-        """One text file per slot (``*.txt``), slot order = sorted file names, one entry per line.
+        r"""One text file per slot (``*.txt``), slot order = sorted file names, one entry per line.
 
         The slot name is the file stem without a leading number (``2_style.txt`` → ``style``).
-        Blank lines are ignored; a line ``<skip>`` is the blank entry.
+        Blank lines are ignored; a line ``<skip>`` is the blank entry. A line whose first
+        non-blank character is ``#`` is a comment; ``#`` anywhere else is part of the token
+        (``C# code``), and a token that itself starts with ``#`` is written ``\#`` (``\#hashtag``).
         """
         path = Path(path)
         if not path.is_dir():
@@ -110,7 +143,7 @@ class Vocabulary:
                 text = f.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise VocabularyError(f"cannot read slot file {f}: {exc}") from None
-            lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+            lines = slot_lines(text)
             name = _NUMBERED.sub("", f.stem) or f.stem
             slots.append(Slot(name, tuple(lines)))
         return cls(slots, dedupe=dedupe)
@@ -174,7 +207,8 @@ class Vocabulary:
 
     def prompt(self, indices: Sequence[int]) -> str:
         """Prompt text for token indices ``(a_1..a_h)`` of the first h slots."""
-        return join_prompt([self.slots[h].entries[a] for h, a in enumerate(indices)])
+        tokens = [self.slots[h].entries[a] for h, a in enumerate(indices)]
+        return join_prompt(tokens, unique=self.repeats == "blank")
 
     def split(self, test_fraction: float = 0.25, seed: int = 42) -> tuple[Vocabulary, Vocabulary]:
         """Seeded per-slot split into (design, test) vocabularies.
@@ -196,7 +230,19 @@ class Vocabulary:
             n_test = min(max(1, round(test_fraction * n)), n - 1)
             test.append(Slot(s.name, tuple(s.entries[i] for i in sorted(perm[:n_test]))))
             design.append(Slot(s.name, tuple(s.entries[i] for i in sorted(perm[n_test:]))))
-        return Vocabulary(design), Vocabulary(test)
+        return Vocabulary(design, repeats=self.repeats), Vocabulary(test, repeats=self.repeats)
+
+    def pooled(self, first: int = 1, blank: bool = True) -> Vocabulary:
+        """The paper's pooled vocabulary: the first ``first`` slots as they are, then every later
+        slot offering the union of all later slots' entries (in order, deduplicated) plus a blank
+        entry; a token chosen twice in a prompt becomes blank (``repeats="blank"``)."""
+        if not 0 <= first < len(self.slots):
+            raise VocabularyError(f"first must be in 0..{len(self.slots) - 1}, got {first}")
+        pool = list(dict.fromkeys(e for s in self.slots[first:] for e in s.entries if e))
+        if blank:
+            pool.append("")
+        rest = [Slot(s.name, tuple(pool)) for s in self.slots[first:]]
+        return Vocabulary([*self.slots[:first], *rest], repeats="blank")
 
     def to_dict(self) -> dict[str, list[str]]:
         return {s.name: list(s.entries) for s in self.slots}

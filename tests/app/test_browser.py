@@ -104,6 +104,9 @@ def page():
         context = browser.new_context(viewport={"width": 1200, "height": 860}, accept_downloads=True)
         pg = context.new_page()
         pg.set_default_timeout(20_000)
+        # expect() waits as long: on a loaded 2-core machine (PostgreSQL and two server processes
+        # in the other worker) the first summary took 10 s to appear, over expect's 5 s default
+        sync_api.expect.set_options(timeout=20_000)
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)

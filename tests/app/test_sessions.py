@@ -67,3 +67,31 @@ def test_shared_embedder_splits_long_calls_over_idle_copies():
         shared.encode(texts[:3] + ["new"]), HashingEmbedder(16).encode(texts[:3] + ["new"])
     )
     assert len(a.calls) + len(b.calls) == 3  # three rows from memory, one short call for "new"
+
+
+def test_sync_replays_undoes_and_rebuilds(tmp_path, tiny_vocab_dir):
+    """Two managers (two server processes) on one store: each brings its personalizer in step
+    with the store before using it; when that cannot be done it rebuilds from the store."""
+    store = SQLiteStore(tmp_path / "m.db")
+    m1 = SessionManager(store, vocab=str(tiny_vocab_dir), embedder="hashing")
+    m2 = SessionManager(store, vocab=str(tiny_vocab_dir), embedder="hashing")
+    rt1 = m1.create(style="x", k=3, episodes=2)
+    _wait(rt1)
+    rt2 = m2.get(rt1.sid)
+    _wait(rt2)
+    with rt1.lock:
+        for action in ("choose", "skip", "choose"):
+            m1.answer(rt1, m1.current(rt1)[1]["id"], action, 0 if action == "choose" else None)
+    assert rt2.p.n_records == 0  # stale until it looks at the store
+    with rt2.lock:
+        assert m2.sync(rt2) and rt2.p.n_records == 3 and rt2.synced == rt1.synced
+        assert m2.current(rt2)[1]["id"] == m1.current(rt1)[1]["id"]
+        assert m2.undo(rt2)["action"] == "choose"
+    with rt1.lock:
+        assert m1.sync(rt1) and rt1.p.n_records == 2 and rt1.p.ask() == rt2.p.ask()
+    # memory that cannot be reconciled (here: an answer the store never had) is rebuilt
+    rt1.synced = [10**9, *rt1.synced]
+    with rt1.lock:
+        assert m1.sync(rt1) is False and rt1.state == "loading"
+    _wait(rt1)
+    assert rt1.state == "ready" and rt1.p.n_records == 2 and rt1.synced == rt2.synced

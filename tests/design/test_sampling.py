@@ -53,3 +53,21 @@ def test_round_atoms():
     assert sum(out.values()) == 10 and out["a"] == 5
     with pytest.raises(DesignError, match="no atoms"):
         round_atoms({}, 3)
+
+
+def test_policy_episodes_shapes_and_errors():
+    from edpbrl.design.sampling import sample_policy_episodes
+
+    rng = np.random.default_rng(0)
+    pols = [[np.array([1.0, 0, 0]), np.array([0.5, 0.5])], [np.array([0, 0, 1.0]), np.array([0, 1.0])]]
+    out = sample_policy_episodes(pols, 7, "iid", rng)
+    assert out.shape == (7, 2, 2)
+    assert (out[:, 0, 0] == 0).all() and (out[:, 1, 0] == 2).all() and (out[:, 1, 1] == 1).all()
+    eff = sample_policy_episodes(pols, 8, "efficient", rng)
+    assert np.bincount(eff[:, 0, 1], minlength=2).tolist() == [4, 4]
+    with pytest.raises(DesignError, match="unknown rounding"):
+        sample_policy_episodes(pols, 2, "magic", rng)
+    with pytest.raises(DesignError, match="K must be at least 2"):
+        sample_policy_episodes(pols[:1], 2, "iid", rng)
+    with pytest.raises(DesignError, match="one distribution per step"):
+        sample_policy_episodes([pols[0], pols[1][:1]], 2, "iid", rng)

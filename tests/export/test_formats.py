@@ -177,3 +177,75 @@ def test_errors(session, tmp_path):
     with pytest.raises(ExportError, match="unknown export format"):
         build_export(SQLiteStore(db), sid, "xml")
     assert set(FORMATS) == {"jsonl", "trl", "pickapic", "theta", "npy"}
+
+
+def test_session_named_by_its_public_id(session, tmp_path):
+    """The id an export shows (its 'session' field) names the session for `edpbrl export`; the
+    app's byte exports (HTTP) still take only the token, the credential."""
+    from edpbrl.export import find_session
+
+    db, sid, _ = session
+    store = SQLiteStore(db)
+    pub = public_id(sid)
+    assert find_session(store, sid) == sid and find_session(store, pub) == sid
+    assert find_session(store, pub.upper()) == sid
+    [out] = export_session(db, pub, "jsonl", tmp_path / "by-public-id.jsonl")
+    assert json.loads(out.read_text().splitlines()[0])["session"] == pub
+    with pytest.raises(ExportError) as e:
+        find_session(store, "0123456789abcdef")
+    assert str(e.value) == (
+        f"unknown session '0123456789abcdef' in {store.url}: give the token from the session's link or "
+        "the public id in an export's 'session' field"
+    )
+    with pytest.raises(ExportError, match="unknown session"):
+        build_export(store, pub, "jsonl")
+
+
+def test_export_command(session, tmp_path, capsys):
+    from edpbrl.cli import main
+
+    db, sid, _ = session
+    pub = public_id(sid)
+    # the public id shown in the JSONL, and '-' for standard output
+    assert main(["export", pub, "--db", str(db), "--format", "jsonl", "--out", "-"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert json.loads(lines[0])["session"] == pub and len(lines) > 3
+    assert main(["export", sid, "--db", str(db), "--format", "trl", "--out", "-"]) == 0
+    assert all("chosen" in json.loads(x) for x in capsys.readouterr().out.splitlines())
+    assert not (tmp_path / "-").exists() and not os.path.exists("-")
+    # binary and multi-file formats refuse '-'
+    for fmt in ("npy", "pickapic"):
+        assert main(["export", sid, "--db", str(db), "--format", fmt, "--out", "-"]) == 2
+        assert capsys.readouterr().err == (
+            f"edpbrl: error: --out -: the {fmt} format is binary or several files; give a file path\n"
+        )
+    # --out checks, before exporting
+    out = tmp_path / "nodir" / "x.jsonl"
+    assert main(["export", sid, "--db", str(db), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"edpbrl: error: --out {out}: directory {out.parent} does not exist (create it first)\n"
+    assert main(["export", sid, "--db", str(db), "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"edpbrl: error: --out {tmp_path} is a directory; give a file name\n"
+    (tmp_path / "t.npy").write_bytes(b"old")
+    assert main(["export", sid, "--db", str(db), "--format", "theta", "--out", str(tmp_path / "t.json")]) == 2
+    assert capsys.readouterr().err == (
+        f"edpbrl: error: --out {tmp_path / 't.npy'} exists; add --force to overwrite it\n"
+    )
+    argv = ["export", sid, "--db", str(db), "--format", "theta", "--out", str(tmp_path / "t.json"), "--force"]
+    assert main(argv) == 0
+    assert np.load(tmp_path / "t.npy").shape == (64,)
+
+
+def test_theta_export_feeds_personalize(session, tmp_path, tiny_vocab_dir, capsys):
+    """`personalize --theta` reads what `export --format theta` writes (the JSON and the .npy)."""
+    from edpbrl.cli import main
+
+    db, sid, p = session
+    export_session(db, sid, "theta", tmp_path / "theta.json")
+    got = []
+    for f in ("theta.json", "theta.npy"):
+        argv = ["personalize", "--theta", str(tmp_path / f), "--vocab", str(tiny_vocab_dir)]
+        assert main([*argv, "--embedder", "hashing", "--n", "3", "--json"]) == 0
+        got.append(json.loads(capsys.readouterr().out)["prompts"])
+    assert got[0] == got[1] and len(got[0]) == 3
+    assert [g["prompt"] for g in got[0]] == p.best_prompts(n=3)

@@ -6,12 +6,18 @@ import pytest
 
 from edpbrl.store import open_store
 
-# name -> factory(tmp_path) returning a fresh, empty store of that backend
+# name -> factory(request) returning a fresh, empty store of that backend (``request`` is the
+# pytest request: a factory takes the fixtures it needs from it)
 BACKENDS = {
-    "sqlite": lambda tmp_path: open_store(tmp_path / "contract.db"),
+    "sqlite": lambda request: open_store(request.getfixturevalue("tmp_path") / "contract.db"),
+    # a fresh database on the throwaway server of tests/pg.py (skipped with the reason without one)
+    "postgresql": lambda request: open_store(request.getfixturevalue("postgres_url")),
 }
 
 
 @pytest.fixture(params=sorted(BACKENDS))
-def store(request, tmp_path):
-    return BACKENDS[request.param](tmp_path)
+def store(request):
+    s = BACKENDS[request.param](request)
+    yield s
+    if hasattr(s, "close"):
+        s.close()

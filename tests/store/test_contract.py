@@ -71,6 +71,7 @@ def test_answers_are_unique_per_question_and_undo_keeps_history(store):
     assert store.get_question(other, q["id"]) is None
     undone = store.undo_last(sid)
     assert undone["question_id"] == q["id"] and undone["undone_at"] is not None
+    assert undone == store.answers(sid)[0]  # the answer row, joined with its question
     assert store.undo_last(sid) is None
     q2 = _question(store, sid)
     assert q2["id"] == q["id"] and q2["times_shown"] == 2  # the same shown question comes back
@@ -83,6 +84,20 @@ def test_answers_are_unique_per_question_and_undo_keeps_history(store):
     time.sleep(0.001)
     q3 = _question(store, sid, idx=1)
     assert q3["id"] != q["id"] and [x["id"] for x in store.questions(sid)] == [q["id"], q3["id"]]
+
+
+def test_one_live_answer_per_question_index(store):
+    """Two shown rows of one question index (options changed in between): only one live answer."""
+    sid = store.create_session(style="", k=3, episodes=1)
+    first = _question(store, sid, idx=0)
+    second = _question(store, sid, idx=0, options=("a", "b", "d"))
+    assert second["id"] != first["id"]
+    store.record_answer(sid, first["id"], action="skip")
+    with pytest.raises(AlreadyAnswered):
+        store.record_answer(sid, second["id"], action="skip")
+    store.undo_last(sid)
+    store.record_answer(sid, second["id"], action="choose", choice=0, position=1)
+    assert [a["question_id"] for a in store.live_answers(sid)] == [second["id"]]
 
 
 def test_touch_question_counts_showings(store):

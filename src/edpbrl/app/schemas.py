@@ -11,7 +11,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MAX_K, MAX_EPISODES = 10, 500
+from ..personalizer import MAX_EPISODES
+
+MAX_K = 10
+
+__all__ = ["MAX_EPISODES", "MAX_K", "AnswerBody", "ExtendBody", "NewSession"]
 
 
 def _integral(value: Any) -> Any:

@@ -15,7 +15,9 @@ the encoder model); ``GET /api/health`` says ``"ready": true`` once it is done.
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,6 +38,13 @@ from .schemas import MAX_EPISODES, MAX_K
 from .sessions import SessionManager
 
 HERE = Path(__file__).parent
+
+
+def default_image_dir() -> Path:
+    """Where rendered images go when the store has no directory of its own (PostgreSQL):
+    ``~/.cache/edpbrl/images``. Images are keyed by (prompt, seed, model), so server processes
+    on one machine may share it."""
+    return Path("~/.cache/edpbrl/images").expanduser()
 
 
 def create_app(
@@ -59,7 +68,8 @@ def create_app(
 ) -> FastAPI:
     """The FastAPI app. ``generator``: ``None`` (text cards), a diffusers directory or a
     ``Generator``; ``vocab``: ``None`` (packaged) or a vocabulary path; ``embedder``: as for
-    ``Personalizer.default``. ``image_dir`` defaults to ``<db stem>-images/`` beside the database;
+    ``Personalizer.default``. ``image_dir`` defaults to the store's own directory (SQLite:
+    ``<db stem>-images/`` beside the database), else :func:`default_image_dir`;
     ``render_options`` go to ``DiffusersGenerator`` (``steps``, ``size``, ``guidance``, ``device``).
     ``factory(k=, episodes=, progress=)`` replaces ``Personalizer.default`` (for experiments).
 
@@ -86,9 +96,7 @@ def create_app(
     else:
         gen = generator
     if image_dir is None:
-        image_dir = store.media_dir()
-        if image_dir is None:
-            raise EdpbrlError(f"the store {store.url} has no local directory: give image_dir")
+        image_dir = store.media_dir() or default_image_dir()
     manager = SessionManager(
         store,
         vocab=vocab,
@@ -198,16 +206,20 @@ def serve(
     heavy_nice: int = 10,
     torch_threads: int = 1,
     log_level: str = "info",
+    image_dir=None,
 ) -> None:
     """Run the app with uvicorn (blocking). Binds to 127.0.0.1 unless ``host`` says otherwise.
 
+    The port is bound first, so a bad or busy port is a one-line error before anything else
+    happens (see :func:`bind_port`).
     ``steps``/``size``/``guidance``: inference steps, image size and guidance scale for the
     ``generator`` directory (defaults 25, 512, 7.5; few-step models such as SD-Turbo want
     ``steps=1..4, guidance=0``). ``allowed_hosts``: ``Host`` names accepted besides the loopback
     names and ``host`` itself (``["*"]``: any); ``protection``: the other limits (its ``hosts``
     are replaced by these). ``heavy_threads`` defaults to the cores (they run at a lower OS
     priority than answering); ``torch_threads``: intra-op threads per request thread. Logs are JSON lines
-    on stderr (``log_level``: ``info`` includes one access line per request).
+    on stderr (``log_level``: ``info`` includes one access line per request). ``image_dir``: see
+    :func:`create_app`.
     """
     import uvicorn
 
@@ -216,45 +228,74 @@ def serve(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    torch.set_num_threads(max(1, int(torch_threads)))
-    _tune_malloc()
-    configure_logging(log_level)
-    opts = {"steps": steps, "size": size, "guidance": guidance}
-    opts = {key: v for key, v in opts.items() if v is not None}
-    prot = protection or Protection()
-    prot.hosts = trusted_hosts(host, allowed_hosts)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    app = create_app(
-        db,
-        generator=generator,
-        vocab=vocab,
-        k=k,
-        episodes=episodes,
-        embedder=embedder,
-        render_options=opts,
-        protection=prot,
-        max_live=max_live,
-        idle_seconds=idle_seconds,
-        threads=threads,
-        heavy_threads=heavy_threads or cores,
-        heavy_nice=heavy_nice,
-    )
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(
-            f"edpbrl: serving on {host}:{port}; anyone who can reach it can start sessions, and "
-            "anyone holding a session link can answer it",
-            flush=True,
+    sock = bind_port(host, port)
+    try:
+        torch.set_num_threads(max(1, int(torch_threads)))
+        _tune_malloc()
+        configure_logging(log_level)
+        opts = {"steps": steps, "size": size, "guidance": guidance}
+        opts = {key: v for key, v in opts.items() if v is not None}
+        prot = protection or Protection()
+        prot.hosts = trusted_hosts(host, allowed_hosts)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        app = create_app(
+            db,
+            generator=generator,
+            vocab=vocab,
+            k=k,
+            episodes=episodes,
+            embedder=embedder,
+            render_options=opts,
+            image_dir=image_dir,
+            protection=prot,
+            max_live=max_live,
+            idle_seconds=idle_seconds,
+            threads=threads,
+            heavy_threads=heavy_threads or cores,
+            heavy_nice=heavy_nice,
         )
-    print(f"edpbrl: open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/", flush=True)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_config=None,  # configure_logging did it: JSON lines, tokens never logged
-        access_log=False,  # edpbrl.access logs requests with hashed session ids instead
-        timeout_keep_alive=75,  # longer than clients keep idle connections: no reuse races
-        h11_max_incomplete_event_size=16 * 1024,  # request line + headers
-        limit_concurrency=4096,
-        backlog=4096,
-        server_header=False,
-    )
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            print(
+                f"edpbrl: serving on {host}:{port}; anyone who can reach it can start sessions, and "
+                "anyone holding a session link can answer it",
+                flush=True,
+            )
+        print(f"edpbrl: open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/", flush=True)
+        config = uvicorn.Config(
+            app,
+            log_config=None,  # configure_logging did it: JSON lines, tokens never logged
+            access_log=False,  # edpbrl.access logs requests with hashed session ids instead
+            timeout_keep_alive=75,  # longer than clients keep idle connections: no reuse races
+            h11_max_incomplete_event_size=16 * 1024,  # request line + headers
+            limit_concurrency=4096,
+            backlog=4096,
+            server_header=False,
+        )
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def bind_port(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (uvicorn listens on it); one-line EdpbrlError for a
+    port outside 1..65535, a port in use, a privileged port, or a host that is not this machine."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise EdpbrlError(f"port must be in 1..65535, got {port!r}")
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise EdpbrlError(f"cannot listen on host {host!r}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(addr)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise EdpbrlError(f"port {port} is in use; choose another with --port") from None
+        if exc.errno == errno.EACCES:
+            raise EdpbrlError(
+                f"port {port} needs administrator rights; choose one ≥ 1024 with --port"
+            ) from None
+        raise EdpbrlError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock

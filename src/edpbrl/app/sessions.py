@@ -9,6 +9,13 @@ sessions idle for ``idle_seconds`` are dropped) and a dropped session is restore
 on its next request. Restoring is cheap: the sessions of a server share one encoder, one prompt
 MDP (the token features) and one static design per settings, and replaying answers needs no
 encoder call (option features are encoded when an estimate first needs them).
+
+Several server processes may serve one session from one shared store (a SQLite file or a
+PostgreSQL database): each keeps its own personalizer, and :meth:`SessionManager.sync` brings it
+in step with the store before it is used (the ids of the live answers it holds and the number of
+extensions it applied are compared with the store's; answers another process recorded are
+replayed, answers it undid are undone, and when that is not possible the session is rebuilt from
+the store).
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import numpy as np
 from ..embed.base import check_texts
 from ..errors import EdpbrlError, SessionError
 from ..render import seed_for
-from ..replay import restore
+from ..replay import replay, restore
 from ..store import Store
 
 
@@ -59,6 +66,8 @@ class Runtime:
     evicted: bool = False
     last_used: float = field(default_factory=time.monotonic)
     loaded: threading.Event = field(default_factory=threading.Event)  # set once ready or failed
+    synced: list[int] = field(default_factory=list)  # store ids of the live answers ``p`` holds
+    n_ext: int = 0  # stored extensions ``p`` has applied
 
     def set_progress(self, done: int, total: int, message: str = "") -> None:
         self.progress = {"done": int(done), "total": int(total), "message": str(message)}
@@ -170,6 +179,9 @@ class SharedEmbedder:
         finally:
             for c in copies:
                 self._pool.put(c)
+
+
+RELOADING = "the session is being reloaded; try again in a moment"
 
 
 class ConflictError(SessionError):
@@ -404,20 +416,74 @@ class SessionManager:
             self.store.set_status(rt.sid, "error", rt.error)
             return
         with rt.lock:
-            rt.p = p
+            rt.p, rt.synced, rt.n_ext = p, [], 0
             rt.row = None
             rt.finish("ready")
 
     def _load(self, rt: Runtime) -> None:
         rt.set_progress(0, 1, "restoring the session")
         try:
-            p = restore(self.store, rt.sid, embedder=self.shared_embedder(), progress=rt.set_progress)
+            answers = self.store.live_answers(rt.sid)  # first: see restore()
+            row = self.store.get_session(rt.sid)
+            p = restore(
+                self.store,
+                rt.sid,
+                embedder=self.shared_embedder(),
+                progress=rt.set_progress,
+                row=row,
+                answers=answers,
+            )
         except Exception as exc:
             rt.finish("error", _one_line(exc))
             return
         with rt.lock:
-            rt.p = p
+            rt.p, rt.synced, rt.n_ext = p, [a["id"] for a in answers], len(row["extensions"])
+            rt.row, rt.shown = row, None
+            rt.cache.clear()
             rt.finish("ready")
+
+    def _reload(self, rt: Runtime) -> None:
+        """Rebuild ``rt``'s personalizer from the store in the background (state ``loading``)."""
+        rt.state, rt.p, rt.row, rt.shown = "loading", None, None, None
+        rt.loaded.clear()
+        rt.cache.clear()
+        self._spawn(self._load, rt)
+
+    def sync(self, rt: Runtime) -> bool:
+        """Bring ``rt.p`` in step with the store (call with ``rt.lock`` held): what another
+        process (or an undo) changed since this one last looked is undone or replayed. True when
+        ``rt.p`` is now in step; False when it could not be and a rebuild started (state
+        ``loading``)."""
+        if rt.p is None:
+            return False
+        live = self.store.live_answers(rt.sid)
+        ids = [a["id"] for a in live]
+        row = self.store.get_session(rt.sid)
+        exts = row["extensions"] if row is not None else []
+        if ids == rt.synced and len(exts) == rt.n_ext:
+            return True
+        keep = 0  # answers both hold, in the same order
+        while keep < min(len(ids), len(rt.synced)) and ids[keep] == rt.synced[keep]:
+            keep += 1
+        rt.row, rt.shown = None, None
+        try:
+            for _ in range(len(rt.synced) - keep):
+                if not rt.p.undo():
+                    raise RuntimeError("nothing to undo")
+            # an extension stored since rt.n_ext came after every answer kept (see docs/app.md)
+            new = [{"episodes": e["episodes"], "after": e["after"] - keep} for e in exts[rt.n_ext :]]
+            replay(rt.p, live[keep:], new)
+        except Exception:
+            self._reload(rt)
+            return False
+        rt.synced, rt.n_ext = ids, len(exts)
+        rt.cache.clear()
+        return True
+
+    def in_step(self, rt: Runtime) -> bool:
+        """:meth:`sync` (another process may have changed the session: both SQLite files and
+        PostgreSQL databases can be shared by several server processes)."""
+        return self.sync(rt)
 
     def extend(self, rt: Runtime, episodes: int) -> None:
         """Plan more questions in the background (state goes to ``designing`` meanwhile)."""
@@ -432,16 +498,23 @@ class SessionManager:
     def _extend(self, rt: Runtime, episodes: int) -> None:
         with rt.lock:
             try:
-                after = rt.p.n_records
+                if not self.in_step(rt):
+                    return  # changed elsewhere beyond replay: it is being rebuilt (ask again then)
                 rt.p.extend(episodes)
-                self.store.add_extension(rt.sid, episodes=episodes, after=after, n_questions=rt.p.n_questions)
+                self.store.add_extension(
+                    rt.sid, episodes=episodes, after=len(rt.synced), n_questions=rt.p.n_questions
+                )
             except Exception as exc:
                 rt.finish("error", _one_line(exc))
                 self.forget(rt.sid)  # rebuild from the store next time
                 return
             rt.cache.clear()
             rt.row = None
-            rt.finish("ready")
+            if len(self.session_row(rt)["extensions"]) == rt.n_ext + 1:
+                rt.n_ext += 1
+                rt.finish("ready")
+            else:  # another process extended the session at the same time: rebuild from the store
+                self._reload(rt)
 
     # -- questions and answers (call with rt.lock held) ---------------------------------------
     def session_row(self, rt: Runtime) -> dict:
@@ -480,6 +553,8 @@ class SessionManager:
 
     def answer(self, rt: Runtime, qid: str, action: str, position: int | None) -> None:
         """Apply one answer to the personalizer and commit it to the store (both or neither)."""
+        if not self.in_step(rt):
+            raise ConflictError(RELOADING)
         cur = self.current(rt)
         if cur is not None and cur[1]["id"] == qid:
             shown = cur[1]
@@ -505,24 +580,23 @@ class SessionManager:
         else:
             rt.p.tell(q, choice)
         try:
-            self.store.record_answer(rt.sid, qid, action=action, choice=choice, position=position)
+            aid = self.store.record_answer(rt.sid, qid, action=action, choice=choice, position=position)
         except BaseException:
             rt.p.undo()  # keep memory and store in step
             raise
+        rt.synced.append(aid)
         rt.shown = None
         rt.cache.clear()
 
     def undo(self, rt: Runtime) -> dict | None:
+        """Undo the session's last live answer in the store, then in the personalizer."""
+        if not self.in_step(rt):
+            raise ConflictError(RELOADING)
         row = self.store.undo_last(rt.sid)
         if row is None:
             return None
         rt.shown = None
-        try:
-            ok = rt.p.undo()
-        except Exception:
-            ok = False
-        if not ok:  # memory disagrees with the store: rebuild from the store
-            self.forget(rt.sid)
+        self.sync(rt)  # takes the undone answer out of the personalizer
         rt.cache.clear()
         return row
 

@@ -17,7 +17,7 @@ from ..errors import EdpbrlError
 from ..export import FORMATS, Export, build_export
 from ..render import seed_for
 from .context import AppContext
-from .sessions import ConflictError, InvalidAnswer, Runtime
+from .sessions import RELOADING, ConflictError, InvalidAnswer, Runtime
 
 _SID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 RESTORE_WAIT = 1.0  # seconds a request waits for a session it finds in the store to be restored
@@ -50,6 +50,13 @@ def checkout(ctx: AppContext, sid: str) -> Iterator[Runtime]:
         if rt is None:
             raise NotFound("unknown session")
         yield rt
+
+
+def fresh(ctx: AppContext, rt: Runtime) -> None:
+    """Bring ``rt``'s personalizer in step with the store (another server process may have
+    changed the session); ConflictError while it has to be rebuilt. Call with ``rt.lock`` held."""
+    if not ctx.manager.in_step(rt):
+        raise ConflictError(RELOADING)
 
 
 def ready(rt: Runtime) -> Runtime:
@@ -95,8 +102,11 @@ def session_state(ctx: AppContext, rt: Runtime) -> dict[str, Any]:
     if rt.state != "ready" or rt.p is None:
         return out
     with rt.lock:
+        if not ctx.manager.in_step(rt):  # another process changed it beyond replay: rebuilding
+            out["state"], out["progress"] = rt.state, rt.progress
+            return out
         p = rt.p
-        n_events = int(p.n_records)  # the live answers, skips and no-preferences (as stored)
+        n_events = len(rt.synced)
         out.update(
             n_questions=int(p.n_questions),
             n_answered=int(p.n_answered),
@@ -128,6 +138,7 @@ def session_state(ctx: AppContext, rt: Runtime) -> dict[str, Any]:
 def learned_summary(ctx: AppContext, rt: Runtime) -> dict[str, Any]:
     """What the personalizer has learned so far (cached until the next answer)."""
     with rt.lock:
+        fresh(ctx, rt)
         key = "summary"
         if key not in rt.cache:
             summ = rt.p.summary(top=5)
@@ -141,6 +152,7 @@ def learned_summary(ctx: AppContext, rt: Runtime) -> dict[str, Any]:
 def session_result(ctx: AppContext, rt: Runtime, n: int = 4) -> dict[str, Any]:
     """The ``n`` best prompts with their scores, and the summary (cached until the next answer)."""
     with rt.lock:
+        fresh(ctx, rt)
         if "result" not in rt.cache:
             prompts = list(rt.p.best_prompts(n=n))
             scores = [float(s) for s in rt.p.score(prompts)] if prompts else []
@@ -232,7 +244,8 @@ def session_export(ctx: AppContext, rt: Runtime, fmt: str) -> Export:
     if fmt not in FORMATS:
         raise Unprocessable(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if FORMATS.get(fmt).needs_model:
-        p = ready(rt).p
+        ready(rt)
         with rt.lock:
-            return build_export(ctx.store, rt.sid, fmt, personalizer=p)
+            fresh(ctx, rt)
+            return build_export(ctx.store, rt.sid, fmt, personalizer=rt.p)
     return build_export(ctx.store, rt.sid, fmt)

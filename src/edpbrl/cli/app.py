@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+
+from ..errors import EdpbrlError
 from ..export import FORMATS
+from ..personalizer import MAX_EPISODES
 from ..store import STORES
-from .options import embedder_help
+from .options import (
+    STDOUT,
+    add_out_option,
+    check_out,
+    embedder_help,
+    int_range,
+    nonnegative_float,
+    port_number,
+    positive_float,
+    positive_int,
+)
+
+APP_MODULES = ("fastapi", "uvicorn", "jinja2")  # what the 'app' extra installs
 
 
 def store_help() -> str:
@@ -12,7 +29,19 @@ def store_help() -> str:
     return "a SQLite file path, or " + ", ".join(f"{n}://..." for n in STORES)
 
 
+def require_app_extra() -> None:
+    """One-line error naming the extra to install when the web app's libraries are missing."""
+    for name in APP_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            raise EdpbrlError(
+                f"edpbrl serve needs the 'app' extra ({name} is missing): pip install 'edpbrl[app]'"
+            ) from None
+
+
 def cmd_serve(a) -> int:
+    require_app_extra()
     from ..app.middleware import Protection
     from ..app.server import serve
 
@@ -43,30 +72,44 @@ def cmd_serve(a) -> int:
         heavy_threads=a.heavy_threads,
         heavy_nice=a.heavy_nice,
         log_level=a.log_level,
+        image_dir=a.images,
     )
     return 0
 
 
 def cmd_export(a) -> int:
-    from ..export import export_session
+    from ..export import export_bytes, export_session
 
-    export_session(a.db, a.session, a.format, a.out)
+    fmt = FORMATS.get(a.format)
+    why = None if fmt.text else f"the {a.format} format is binary or several files; give a file path"
+    out = check_out(a.out, force=a.force, companions=fmt.companions, stdout=why)
+    if out == STDOUT:
+        sys.stdout.buffer.write(export_bytes(a.db, a.session, a.format).data)
+        sys.stdout.flush()
+        return 0
+    for path in export_session(a.db, a.session, a.format, out):
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
 def add_parsers(sub) -> None:
-    sv = sub.add_parser("serve", help="the web app for real people")
+    sv = sub.add_parser("serve", help="the web app for real people (needs the 'app' extra)")
     sv.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    sv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    sv.add_argument("--port", type=port_number, default=8000, help="port, 1..65535 (default 8000)")
     sv.add_argument("--db", default="edpbrl.sqlite", help=f"the store: {store_help()}")
     sv.add_argument("--generator", help="local Stable-Diffusion-style diffusers directory")
     sv.add_argument("--vocab", help="vocabulary directory or YAML")
-    sv.add_argument("--k", type=int, default=4, help="options per question K (default 4)")
-    sv.add_argument("--episodes", type=int, default=30, help="episodes per session (default 30)")
+    sv.add_argument("--k", type=int_range(2), default=4, help="options per question K (default 4)")
+    sv.add_argument(
+        "--episodes",
+        type=int_range(1, MAX_EPISODES),
+        default=30,
+        help=f"episodes per session, 1..{MAX_EPISODES} (default 30)",
+    )
     sv.add_argument("--embedder", default="minilm", help=embedder_help())
-    sv.add_argument("--steps", type=int, help="diffusion inference steps (default: the backend's)")
-    sv.add_argument("--size", type=int, help="image size in pixels (default: the backend's)")
-    sv.add_argument("--guidance", type=float, help="classifier-free guidance scale")
+    sv.add_argument("--steps", type=positive_int, help="diffusion inference steps (default: the backend's)")
+    sv.add_argument("--size", type=positive_int, help="image size in pixels (default: the backend's)")
+    sv.add_argument("--guidance", type=nonnegative_float, help="classifier-free guidance scale ≥ 0")
     sv.add_argument(
         "--allowed-host",
         action="append",
@@ -76,7 +119,7 @@ def add_parsers(sub) -> None:
     )
     sv.add_argument(
         "--max-live",
-        type=int,
+        type=int_range(1),
         default=1000,
         help="sessions held in memory (default 1000); "
         "beyond it the least recently used are dropped and restored when touched, and "
@@ -84,42 +127,50 @@ def add_parsers(sub) -> None:
     )
     sv.add_argument(
         "--idle-timeout",
-        type=float,
+        type=positive_float,
         default=300.0,
         help="seconds before an idle session is dropped from memory (default 300; it is restored "
         "from the store when touched again)",
     )
-    sv.add_argument("--threads", type=int, default=16, help="request threads (default 16)")
+    sv.add_argument("--threads", type=int_range(1), default=16, help="request threads (default 16)")
     sv.add_argument(
         "--heavy-threads",
-        type=int,
+        type=int_range(1),
         help="summaries, results and exports computed at once (default: cores - 1, at least 1)",
     )
     sv.add_argument(
         "--heavy-nice",
-        type=int,
+        type=int_range(0, 19),
         default=10,
         help="how much lower the heavy threads' OS priority is than answering (default 10; 0: the same, "
         "better when the machine is shared with other busy programs)",
     )
     sv.add_argument(
         "--rate",
-        type=float,
+        type=nonnegative_float,
         default=20.0,
         help="requests per second per client address (default 20; 0: no limit)",
     )
-    sv.add_argument("--burst", type=float, default=60.0, help="request burst per client address (default 60)")
+    sv.add_argument(
+        "--burst", type=positive_float, default=60.0, help="request burst per client address (default 60)"
+    )
     sv.add_argument(
         "--create-rate",
-        type=float,
+        type=nonnegative_float,
         default=20.0,
         help="new sessions per minute per client address (default 20; 0: no limit)",
     )
     sv.add_argument(
-        "--create-burst", type=float, default=20.0, help="new-session burst per client address (default 20)"
+        "--create-burst",
+        type=positive_float,
+        default=20.0,
+        help="new-session burst per client address (default 20)",
     )
     sv.add_argument(
-        "--max-body", type=int, default=64 * 1024, help="largest request body in bytes (default 65536)"
+        "--max-body",
+        type=int_range(1024),
+        default=64 * 1024,
+        help="largest request body in bytes (default 65536)",
     )
     sv.add_argument(
         "--log-level",
@@ -127,10 +178,18 @@ def add_parsers(sub) -> None:
         choices=["debug", "info", "warning", "error"],
         help="JSON logs on stderr; info has one access line per request (default info)",
     )
+    sv.add_argument(
+        "--images",
+        help="directory for rendered images (default: <db stem>-images/ beside a SQLite file, "
+        "~/.cache/edpbrl/images for PostgreSQL)",
+    )
     sv.set_defaults(fn=cmd_serve)
 
     ex = sub.add_parser("export", help="export a web-app session")
-    ex.add_argument("session", help="session id")
+    ex.add_argument(
+        "session",
+        help="the session: its token (from its link) or the public id in an export's 'session' field",
+    )
     ex.add_argument(
         "--format",
         default="jsonl",
@@ -138,5 +197,11 @@ def add_parsers(sub) -> None:
         help="; ".join(f"{name}: {FORMATS.help(name)}" for name in FORMATS),
     )
     ex.add_argument("--db", default="edpbrl.sqlite", help=f"the app's store: {store_help()}")
-    ex.add_argument("--out", required=True, help="output path")
+    add_out_option(
+        ex,
+        "output path; '-' writes the main file to standard output (text formats: "
+        + ", ".join(n for n in FORMATS if FORMATS.get(n).text)
+        + ")",
+        required=True,
+    )
     ex.set_defaults(fn=cmd_export)

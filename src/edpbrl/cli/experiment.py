@@ -20,24 +20,36 @@ from .options import (
     add_json_option,
     add_method_option,
     add_model_options,
+    add_out_option,
     add_parallel_options,
     add_simulation_options,
+    check_out,
+    int_range,
+    nonnegative_float,
+    parallel_kwargs,
+    positive_float,
+    positive_int,
+    run_grid,
     sim_config,
 )
+
+NO_STDOUT = "writes several files; give a directory"
 
 
 def cmd_curves(a) -> int:
     from ..experiments.curves import run_curves
 
+    check_out(a.out, force=a.force, directory=True, stdout=NO_STDOUT)
+    styles, methods, budgets, seeds = run_grid(a)
     res = run_curves(
-        a.style,
-        a.method,
-        a.episodes,
-        a.seeds,
+        styles,
+        methods,
+        budgets,
+        seeds,
         sim_config(a),
         a.out,
-        workers=a.workers,
-        progress=not a.no_progress,
+        **parallel_kwargs(a),
+        seed_offset=a.seed_offset,
     )
     print(f"wrote {a.out}/results.json, results.csv, runs.csv, *.png")
     if (Path(a.out) / "table.md").exists():
@@ -50,6 +62,7 @@ def cmd_curves(a) -> int:
 def cmd_table(a) -> int:
     from ..experiments.report import efficiency_table, read_results, table_markdown
 
+    out = check_out(a.out, force=a.force, stdout="the table is printed already; give a file path")
     rows = read_results(a.results)["results"]
     tab = efficiency_table(rows, a.metric, a.baseline, a.reference)
     md = table_markdown(tab, a.metric)
@@ -57,17 +70,20 @@ def cmd_table(a) -> int:
         print(json.dumps(tab, indent=2, default=lambda x: None if x is None else float(x)))
     else:
         print(md, end="")
-    if a.out:
-        Path(a.out).write_text(md)
+    if out is not None:
+        out.write_text(md)
     return 0
 
 
 def cmd_merge(a) -> int:
     from ..experiments.report import merge_results, write_outputs
 
+    check_out(a.out, force=a.force, directory=True, stdout=NO_STDOUT)
     res = merge_results(a.results)
     write_outputs(res, a.out, title=a.title)
-    print(f"merged {len(a.results)} files ({len(res['runs'])} runs) into {a.out}")
+    dropped = res["config"]["duplicate_runs_dropped"]
+    extra = f"; {dropped} duplicate runs counted once" if dropped else ""
+    print(f"merged {len(a.results)} files ({len(res['runs'])} runs{extra}) into {a.out}")
     if (Path(a.out) / "table.md").exists():
         print((Path(a.out) / "table.md").read_text())
     return 0
@@ -130,6 +146,7 @@ def cmd_surrogate(a) -> int:
 def cmd_sweep(a) -> int:
     from ..experiments.sweep import run_sweep, sweep_markdown, write_sweep
 
+    check_out(a.out, force=a.force, directory=True, stdout=NO_STDOUT)
     base = dataclasses.replace(sim_config(a), rationality=10.0)
     rows = run_sweep(
         a.style,
@@ -139,8 +156,7 @@ def cmd_sweep(a) -> int:
         a.rationality,
         a.lam_grid,
         base,
-        workers=a.workers,
-        progress=not a.no_progress,
+        **parallel_kwargs(a),
     )
     write_sweep(rows, a.out)
     md = "\n\n".join(
@@ -162,35 +178,38 @@ def add_parsers(sub) -> None:
     esub = e.add_subparsers(dest="experiment", required=True)
 
     c = esub.add_parser("curves", help="error vs episodes for several methods (JSON, CSV, PNG)")
-    add_model_options(c)
-    add_simulation_options(c)
-    c.add_argument("--style", action="append", required=True, help="style file/name; repeatable")
-    add_method_option(c)
-    c.add_argument("--episodes", type=int, action="append", required=True, help="budget; repeatable")
-    c.add_argument("--seeds", type=int, default=5, help="seeds per method (default 5)")
+    add_model_options(c, protocol=True)
+    add_simulation_options(c, protocol=True)
+    c.add_argument("--style", action="append", help="style file/name or paper:NAME; repeatable")
+    add_method_option(c, required=False)
+    c.add_argument("--episodes", type=positive_int, action="append", help="budget; repeatable")
+    c.add_argument("--seeds", type=positive_int, help="seeds per method (default: the protocol's, else 5)")
+    c.add_argument(
+        "--seed-offset", type=int_range(0), default=0, help="first seed (run seeds in chunks; default 0)"
+    )
     add_parallel_options(c)
-    c.add_argument("--out", required=True, help="output directory")
+    add_out_option(c, "output directory (its parent must exist)", required=True, metavar="DIR")
     c.set_defaults(fn=cmd_curves)
 
     t = esub.add_parser("table", help="query-efficiency table from a results.json")
     t.add_argument("results", help="results.json written by `edpbrl experiment curves`")
     t.add_argument("--metric", default="cosine_error", choices=list(METRICS), help="error metric")
     t.add_argument("--baseline", default="random", help="method whose error is the target")
-    t.add_argument("--reference", type=int, default=50, help="baseline budget (default 50)")
-    t.add_argument("--out", help="also write the markdown here")
+    t.add_argument("--reference", type=positive_int, default=50, help="baseline budget (default 50)")
+    add_out_option(t, "also write the markdown here")
     add_json_option(t)
     t.set_defaults(fn=cmd_table)
 
     mg = esub.add_parser("merge", help="merge several results.json (e.g. one per style or seed chunk)")
     mg.add_argument("results", nargs="+", help="results.json files")
-    mg.add_argument("--out", required=True, help="output directory")
+    add_out_option(mg, "output directory (its parent must exist)", required=True, metavar="DIR")
     mg.add_argument("--title", default="", help="plot title")
     mg.set_defaults(fn=cmd_merge)
 
     ti = esub.add_parser("timing", help="seconds per query selection for each method")
     add_model_options(ti)
     add_method_option(ti)
-    ti.add_argument("--episodes", type=int, default=25, help="episodes per timed session")
+    ti.add_argument("--episodes", type=positive_int, default=25, help="episodes per timed session")
     ti.add_argument("--style", default="sunny", help="style file/name of the simulated user")
     add_json_option(ti)
     ti.set_defaults(fn=cmd_timing)
@@ -204,9 +223,9 @@ def add_parsers(sub) -> None:
     add_simulation_options(sg, criterion=False)
     add_criterion_option(sg, repeatable=True)
     add_method_option(sg)
-    sg.add_argument("--episodes", type=int, default=50, help="episodes T (default 50)")
+    sg.add_argument("--episodes", type=positive_int, default=50, help="episodes T (default 50)")
     sg.add_argument("--style", default="sunny", help="style file/name of the simulated user")
-    sg.add_argument("--seeds", type=int, default=2, help="sessions per method")
+    sg.add_argument("--seeds", type=positive_int, default=2, help="sessions per method")
     add_json_option(sg)
     sg.set_defaults(fn=cmd_surrogate)
 
@@ -215,11 +234,15 @@ def add_parsers(sub) -> None:
     add_simulation_options(sw, rationality=False)
     sw.add_argument("--style", action="append", required=True, help="style file/name; repeatable")
     add_method_option(sw)
-    sw.add_argument("--episodes", type=int, default=50, help="budget (default 50)")
-    sw.add_argument("--seeds", type=int, default=5, help="seeds per method (default 5)")
-    sw.add_argument("--rationality", type=float, action="append", required=True, help="β values; repeatable")
-    sw.add_argument("--lam-grid", type=float, action="append", required=True, help="λ values; repeatable")
+    sw.add_argument("--episodes", type=positive_int, default=50, help="budget (default 50)")
+    sw.add_argument("--seeds", type=positive_int, default=5, help="seeds per method (default 5)")
+    sw.add_argument(
+        "--rationality", type=nonnegative_float, action="append", required=True, help="β values; repeatable"
+    )
+    sw.add_argument(
+        "--lam-grid", type=positive_float, action="append", required=True, help="λ values; repeatable"
+    )
     add_parallel_options(sw)
-    sw.add_argument("--out", required=True, help="output directory")
+    add_out_option(sw, "output directory (its parent must exist)", required=True, metavar="DIR")
     add_json_option(sw)
     sw.set_defaults(fn=cmd_sweep)

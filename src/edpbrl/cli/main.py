@@ -8,15 +8,17 @@ import os
 import sys
 
 from ..errors import EdpbrlError
-from . import app, bench, design, experiment, personalize, simulate
+from . import app, bench, data, demo, design, experiment, personalize, prior, simulate
+from .options import Parser
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-GROUPS = (design, simulate, personalize, app, bench, experiment)  # each has add_parsers(subparsers)
+# each has add_parsers(subparsers)
+GROUPS = (demo, design, simulate, personalize, app, bench, experiment, data, prior)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    P = argparse.ArgumentParser(
+    P = Parser(
         prog="edpbrl",
         description="Personalise generative models from few preference answers (ED-PBRL).",
     )

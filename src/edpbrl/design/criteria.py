@@ -24,6 +24,13 @@ from ..errors import DesignError
 
 Tensor = torch.Tensor
 CRITERIA = ("A", "D", "V", "E")
+# What each criterion makes small, in plain words (the demo and help texts say this).
+AIMS = {
+    "A": "the average uncertainty of the taste estimate",
+    "D": "the volume of the set of tastes that still fit the answers",
+    "V": "the average uncertainty of the scores of the vocabulary's words",
+    "E": "the uncertainty in the least-explored direction of taste",
+}
 
 
 def _chol_inverse(M: Tensor) -> Tensor:

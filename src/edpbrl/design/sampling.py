@@ -9,6 +9,9 @@ An episode is a (K, H) array of token indices: option k takes token ``episode[k,
 * ``efficient``: the T·K token uses of each step are allocated to tokens by Pukelsheim's efficient
   rounding of T·K·π_h, then dealt to episodes so that tokens within an episode differ where
   possible; the pairing across steps is a random permutation.
+
+:func:`sample_policy_episodes` realises a K-policy design: option q of every episode follows its
+own policy π_q — rollouts (``iid``, the paper's) or per-policy efficient rounding of T·π_q^h.
 """
 
 from __future__ import annotations
@@ -110,4 +113,38 @@ def sample_episodes(
     for t in range(T):  # random option order, and random pairing of steps across options
         for h in range(H):
             out[t, :, h] = out[t, rng.permutation(K), h]
+    return out
+
+
+POLICY_ROUNDINGS = ("iid", "efficient")
+
+
+def sample_policy_episodes(
+    policies: Sequence[Sequence], T: int, rounding: str = "iid", rng: np.random.Generator | None = None
+) -> np.ndarray:
+    """T episodes (T, K, H) from K policies: ``policies[q][h]`` (n_h,) is π_q's distribution over
+    step h's tokens, and option q of every episode follows π_q.
+
+    ``iid``: every option's token drawn from its policy (rollouts). ``efficient``: for every
+    (q, h) the T uses are allocated by efficient rounding of T·π_q^h and dealt to the episodes in
+    a random order, so each policy's realised token frequencies match its design.
+    """
+    if rounding not in POLICY_ROUNDINGS:
+        raise DesignError(f"unknown rounding '{rounding}': expected one of {', '.join(POLICY_ROUNDINGS)}")
+    K = len(policies)
+    if K < 2:
+        raise DesignError(f"K must be at least 2, got {K}")
+    H = len(policies[0])
+    if any(len(p) != H for p in policies):
+        raise DesignError("every policy needs one distribution per step")
+    rng = rng or np.random.default_rng()
+    out = np.empty((T, K, H), dtype=np.int64)
+    for q in range(K):
+        for h in range(H):
+            p = _probs(policies[q][h])
+            if rounding == "iid":
+                out[:, q, h] = rng.choice(p.size, size=T, p=p)
+            else:
+                tokens = np.repeat(np.arange(p.size), efficient_rounding(p, T))
+                out[:, q, h] = tokens[rng.permutation(T)]
     return out

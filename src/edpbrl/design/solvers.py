@@ -16,9 +16,12 @@ never imports the MDP classes.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..device import check_device
 from ..errors import DesignError
 from ..registry import Registry
 from .domain import check_domain
@@ -72,6 +75,14 @@ def solve_design(
     prior, V, extra, verbose, progress, and variant for Frank-Wolfe).
     """
     check_domain(domain)
+    if "device" in kwargs:
+        kwargs["device"] = check_device(kwargs["device"])
+    tol = kwargs.get("tol")
+    if tol is not None and not (isinstance(tol, numbers.Real) and math.isfinite(tol) and tol > 0):
+        raise DesignError(f"tol must be a number > 0 (a relative FW gap, e.g. 1e-4), got {tol!r}")
+    max_iter = kwargs.get("max_iter")
+    if max_iter is not None and not (isinstance(max_iter, numbers.Integral) and max_iter >= 1):
+        raise DesignError(f"max_iter must be a positive integer, got {max_iter!r}")
     if solver == "auto":
         solver = "simplex" if domain.product_of_simplices else "frank-wolfe"
     if solver not in SOLVERS:

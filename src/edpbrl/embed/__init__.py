@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 # isort: off
 # The built-in kinds register in this order, which is the order help and errors list them.
-from . import minilm, hashing, clip, token_sum  # noqa: E402, F401
+from . import minilm, hashing, clip, token_sum, static  # noqa: E402, F401
 # isort: on
 from .base import Embedder, check_embedder  # noqa: E402
 from .cache import CachedEmbedder, default_cache_dir  # noqa: E402
@@ -23,6 +23,7 @@ from .clip import CLIPTextEmbedder  # noqa: E402
 from .hashing import HashingEmbedder  # noqa: E402
 from .minilm import MINILM_DIM, MiniLMEmbedder  # noqa: E402
 from .registry import EMBEDDERS, EmbedderKind, embedder_spec, load_embedder, spec_usage  # noqa: E402
+from .static import StaticWordpieceEmbedder  # noqa: E402
 from .token_sum import TokenSumEmbedder  # noqa: E402
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "EmbedderKind",
     "HashingEmbedder",
     "MiniLMEmbedder",
+    "StaticWordpieceEmbedder",
     "TokenSumEmbedder",
     "check_embedder",
     "default_cache_dir",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..device import check_device
 from ..errors import EmbedderError
 from ..registry import Registry
 from .base import Embedder
@@ -52,7 +53,7 @@ DEFAULT_SPEC = "minilm"
 
 
 def spec_usage() -> str:
-    """Every registered spec form: ``minilm[:bf16], hashing[:DIM], clip:PATH or sum:SPEC``."""
+    """Every registered spec form: ``minilm[:bf16], hashing[:DIM], clip:PATH, sum:SPEC or minilm-static``."""
     forms = [k.usage for _, k in EMBEDDERS.items()]
     return forms[0] if len(forms) == 1 else ", ".join(forms[:-1]) + " or " + forms[-1]
 
@@ -100,9 +101,11 @@ def load_embedder(
 
     Raises:
         EmbedderError: unknown spec or bad parameters.
+        DeviceError: a device this torch or machine does not have.
     """
     from .cache import CachedEmbedder
 
+    device = check_device(device)
     if spec is None:
         spec = DEFAULT_SPEC
     if isinstance(spec, str):

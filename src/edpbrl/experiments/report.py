@@ -99,7 +99,15 @@ def efficiency_table(
     reference: int | None = None,
 ) -> list[dict]:
     """Per (style, method): episodes to reach ``baseline``'s mean ``metric`` at ``reference``
-    episodes (default: the largest budget of the baseline). Rows are aggregated results."""
+    episodes (default: the largest budget of the baseline). Rows are aggregated results.
+
+    Raises EdpbrlError (one line) for an unknown metric, a baseline that is not among the rows'
+    methods, or a reference budget the baseline was not run at."""
+    if metric not in METRICS:
+        raise EdpbrlError(f"unknown metric {metric!r}: expected one of {', '.join(METRICS)}")
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    if rows and baseline not in methods:
+        raise EdpbrlError(f"baseline {baseline!r} is not in the results (methods: {', '.join(methods)})")
     out = []
     for style in sorted({r["style"] for r in rows}):
         base = {r["episodes"]: r for r in rows if r["style"] == style and r["method"] == baseline}
@@ -121,6 +129,7 @@ def efficiency_table(
                 {
                     "style": style,
                     "method": m,
+                    "baseline": baseline,
                     "target": target,
                     "reference": ref,
                     "episodes_needed": need,
@@ -140,9 +149,10 @@ def table_markdown(table: Sequence[dict], metric: str = "cosine_error") -> str:
     methods = list(dict.fromkeys(t["method"] for t in table))
     cell = {(t["style"], t["method"]): t for t in table}
     ref = table[0]["reference"]
+    baseline = table[0].get("baseline", "random")
     head = "| method | " + " | ".join(styles) + " |"
     lines = [
-        f"Episodes needed to reach random's mean {metric.replace('_', ' ')} at {ref} episodes "
+        f"Episodes needed to reach {baseline}'s mean {metric.replace('_', ' ')} at {ref} episodes "
         f"(in brackets: the {metric.replace('_', ' ')} at {ref} episodes, mean ± s.e.).",
         "",
         head,
@@ -178,6 +188,8 @@ def aggregate(rows: list[dict]) -> list[dict]:
             v = np.array([r[key] for r in rs])
             entry[f"{key}_mean"] = float(v.mean())
             entry[f"{key}_se"] = float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else 0.0
+        if all("questions" in r for r in rs):  # budgets in questions as well as episodes
+            entry["questions_mean"] = float(np.mean([r["questions"] for r in rs]))
         entry["seconds"] = float(np.mean([r["seconds"] for r in rs]))
         out.append(entry)
     return out
@@ -210,11 +222,89 @@ def read_results(path: str | Path) -> dict:
     return data
 
 
+SETTINGS = (
+    "k",
+    "rationality",
+    "lam",
+    "criterion",
+    "vocab",
+    "embedder",
+    "feedback",
+    "n_test",
+    "n_pairs",
+    "world",
+    "n_choice_tests",
+)  # the SimConfig fields a results.json's config records: runs of one setting agree on them
+NUMBERS = ("cosine_error", "preference_error", "choice_accuracy", "questions")
+
+
+def _settings(config) -> dict:
+    return {k: config[k] for k in SETTINGS if k in config} if isinstance(config, dict) else {}
+
+
+def _same_numbers(a: dict, b: dict) -> bool:
+    for key in NUMBERS:
+        x, y = a.get(key), b.get(key)
+        if x is None or y is None:
+            if x is not y:
+                return False
+        elif not math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-12):
+            return False
+    return True
+
+
 def merge_results(paths: Sequence[str | Path]) -> dict:
-    """Concatenate the per-seed runs of several results.json files and re-aggregate."""
-    runs, configs = [], []
+    """Concatenate the per-seed runs of several results.json files and re-aggregate.
+
+    The same file given twice is an error. A run that several files hold (same style, method,
+    episodes, seed and settings, same numbers) is counted once; the same (style, method, episodes,
+    seed) with different numbers or settings is an error: both cannot be the one run of that seed,
+    and counting both would shrink the standard error."""
+    seen_files: list[Path] = []
+    for p in paths:
+        rp = Path(p).resolve()
+        if rp in seen_files:
+            raise EdpbrlError(f"results file given twice: {p}")
+        seen_files.append(rp)
+    runs, configs, where = [], [], {}
+    duplicates = 0
     for p in paths:
         r = read_results(p)
-        runs.extend(r["runs"])
         configs.append(r.get("config"))
-    return {"results": aggregate(runs), "runs": runs, "config": {"merged": configs}}
+        settings = _settings(r.get("config"))
+        if not isinstance(r.get("runs"), list):
+            raise EdpbrlError(f"{p} has no per-seed 'runs' list to merge")
+        for run in r["runs"]:
+            key = (run.get("style"), run.get("method"), run.get("episodes"), run.get("seed"))
+            if key in where:
+                other_path, other_run, other_settings = where[key]
+                if other_settings != settings:
+                    diff = sorted(
+                        k
+                        for k in set(settings) | set(other_settings)
+                        if settings.get(k) != other_settings.get(k)
+                    )
+                    raise EdpbrlError(
+                        f"{other_path} and {p} both hold style {key[0]}, method {key[1]}, {key[2]} "
+                        f"episodes, seed {key[3]}, run with different settings ({', '.join(diff)}); "
+                        "merge only runs of one setting"
+                    )
+                if not _same_numbers(other_run, run):
+                    raise EdpbrlError(
+                        f"{other_path} and {p} both hold style {key[0]}, method {key[1]}, {key[2]} "
+                        f"episodes, seed {key[3]} with different results; a seed is one run, so "
+                        "they cannot both be counted"
+                    )
+                duplicates += 1
+                continue
+            where[key] = (p, run, settings)
+            runs.append(run)
+    common = _settings(configs[0]) if configs else {}
+    for c in configs[1:]:
+        s = _settings(c)
+        common = {k: v for k, v in common.items() if s.get(k) == v}
+    return {
+        "results": aggregate(runs),
+        "runs": runs,
+        "config": {**common, "merged": configs, "duplicate_runs_dropped": duplicates},
+    }

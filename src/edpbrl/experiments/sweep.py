@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
+from .parallel import ray_session
 from .simulate import SimConfig, simulate
 
 
@@ -25,15 +27,29 @@ def run_sweep(
     base: SimConfig,
     workers: int = 1,
     progress: bool = True,
+    backend: str = "process",
+    address: str | None = None,
 ) -> list[dict]:
-    """Rows {style, method, episodes, rationality, lam, *_mean, *_se} for every grid point."""
+    """Rows {style, method, episodes, rationality, lam, *_mean, *_se} for every grid point
+    (``backend``, ``address``: see :func:`~.simulate.simulate`; Ray starts once for the sweep)."""
     rows = []
-    for lam in lams:
-        for beta in rationalities:
-            cfg = dataclasses.replace(base, rationality=float(beta), lam=float(lam))
-            res = simulate(styles, methods, [episodes], seeds, cfg, workers=workers, progress=progress)
-            for r in res["results"]:
-                rows.append({**r, "rationality": float(beta), "lam": float(lam)})
+    with ray_session(workers, address) if backend == "ray" else nullcontext():
+        for lam in lams:
+            for beta in rationalities:
+                cfg = dataclasses.replace(base, rationality=float(beta), lam=float(lam))
+                res = simulate(
+                    styles,
+                    methods,
+                    [episodes],
+                    seeds,
+                    cfg,
+                    workers=workers,
+                    progress=progress,
+                    backend=backend,
+                    address=address,
+                )
+                for r in res["results"]:
+                    rows.append({**r, "rationality": float(beta), "lam": float(lam)})
     return rows
 
 

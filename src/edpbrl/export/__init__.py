@@ -11,9 +11,9 @@ One contract (:mod:`.base`: :class:`Format`, :class:`Export`), one registry (:mo
 # The built-ins register in this order, which is the order help text lists them.
 from . import jsonl, trl, pickapic, theta  # noqa: F401
 # isort: on
-from .base import Export, ExportError, Format, public_id, shared_text
-from .registry import FORMATS, build_export, export_session, get_format, register_format
-from .theta import theta_payload
+from .base import Export, ExportError, Format, find_session, public_id, shared_text
+from .registry import FORMATS, build_export, export_bytes, export_session, get_format, register_format
+from .theta import read_theta, theta_payload
 from .trl import TRL_INSTRUCTION, trl_prompt
 
 __all__ = [
@@ -23,9 +23,12 @@ __all__ = [
     "ExportError",
     "Format",
     "build_export",
+    "export_bytes",
     "export_session",
+    "find_session",
     "get_format",
     "public_id",
+    "read_theta",
     "register_format",
     "shared_text",
     "theta_payload",

@@ -48,10 +48,16 @@ class Format(ABC):
         needs_model: True when it needs the session's fitted model (θ̂): the caller may pass its
             live :class:`~edpbrl.personalizer.Personalizer`; otherwise it is rebuilt from the
             store with :func:`edpbrl.replay.restore`.
+        text: True when the main file is UTF-8 text that may go to standard output
+            (``edpbrl export --out -``); binary formats keep the default False.
+        companions: suffixes of the extra files :meth:`write` puts beside the main one (``.npy``),
+            so that the command line can check them before exporting.
     """
 
     name: str = ""
     needs_model: bool = False
+    text: bool = False
+    companions: tuple[str, ...] = ()
 
     @abstractmethod
     def build(self, store: Store, sid: str, *, personalizer=None) -> Export:
@@ -81,6 +87,26 @@ def session_row(store: Store, sid: str) -> SessionRow:
     if row is None:
         raise ExportError("unknown session")
     return row
+
+
+def find_session(store: Store, ident: str) -> str:
+    """The session token that ``ident`` names: the token itself, or its :func:`public_id` (the
+    ``session`` field of every export), looked up through :meth:`Store.session_ids`.
+
+    For callers that already hold the whole store (the command line): a public id is not a
+    credential, so the app's HTTP routes accept only tokens. ExportError (one line) when no
+    session matches."""
+    ident = str(ident).strip()
+    if ident and store.get_session(ident) is not None:
+        return ident
+    if len(ident) == 16 and all(c in "0123456789abcdef" for c in ident.lower()):
+        for sid in store.session_ids():
+            if public_id(sid) == ident.lower():
+                return sid
+    raise ExportError(
+        f"unknown session {ident!r} in {store.url}: give the token from the session's link or the "
+        "public id in an export's 'session' field"
+    )
 
 
 def iso(t: float | None) -> str | None:

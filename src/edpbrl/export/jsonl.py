@@ -85,6 +85,8 @@ def jsonl_rows(store: Store, sid: str) -> list[dict]:
 class JsonlFormat(Format):
     """Questions and answers as JSON lines."""
 
+    text = True
+
     def build(self, store: Store, sid: str, *, personalizer=None) -> Export:
         data = jsonl(jsonl_rows(store, sid))
         return Export(f"edpbrl-{public_id(sid)}.jsonl", "application/x-ndjson", data)

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..registry import Registry
 from ..store import StoreError, open_store
 from ..store.base import Store
-from .base import Export, ExportError, Format
+from .base import Export, ExportError, Format, find_session
 
 FORMATS: Registry[Format] = Registry("export format")
 
@@ -33,16 +33,30 @@ def build_export(store: Store, sid: str, fmt: str, *, personalizer=None) -> Expo
     return get_format(fmt).build(store, sid, personalizer=personalizer)
 
 
-def export_session(db: str | os.PathLike, session_id: str, fmt: str, out_path) -> list[Path]:
-    """Write an export of a stored session to ``out_path``; returns the files written.
-
-    ``db``: a store path or URL (see :func:`edpbrl.store.open_store`); it must exist.
-    """
-    f = get_format(fmt)
+def _open(db: str | os.PathLike, session: str) -> tuple[Store, str]:
     try:
         store = open_store(db, create=False)
     except StoreError as exc:
         raise ExportError(str(exc)) from None
+    return store, find_session(store, session)
+
+
+def export_session(db: str | os.PathLike, session: str, fmt: str, out_path) -> list[Path]:
+    """Write an export of a stored session to ``out_path``; returns the files written.
+
+    ``db``: a store path or URL (see :func:`edpbrl.store.open_store`); it must exist.
+    ``session``: the session's token or its public id (see :func:`~.base.find_session`).
+    """
+    f = get_format(fmt)
+    store, sid = _open(db, session)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    return f.write(store, session_id, out)
+    return f.write(store, sid, out)
+
+
+def export_bytes(db: str | os.PathLike, session: str, fmt: str) -> Export:
+    """The export of a stored session in memory (for ``--out -``); arguments as
+    :func:`export_session`."""
+    f = get_format(fmt)
+    store, sid = _open(db, session)
+    return f.build(store, sid)

@@ -33,6 +33,8 @@ def trl_rows(store: Store, sid: str) -> list[dict]:
 class TrlFormat(Format):
     """prompt / chosen / rejected pairs for TRL's preference trainers."""
 
+    text = True
+
     def build(self, store: Store, sid: str, *, personalizer=None) -> Export:
         data = jsonl(trl_rows(store, sid))
         return Export(f"edpbrl-{public_id(sid)}-trl.jsonl", "application/x-ndjson", data)

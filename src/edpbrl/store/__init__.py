@@ -1,7 +1,8 @@
 """Persistence of app sessions: the :class:`Store` contract (:mod:`.base`), backends by URL scheme
-(:mod:`.registry`) and the SQLite backend (:mod:`.sqlite`)."""
+(:mod:`.registry`), the SQLite backend (:mod:`.sqlite`) and the PostgreSQL one (:mod:`.postgres`,
+psycopg imported only when a ``postgresql://`` store is opened)."""
 
-from . import sqlite  # noqa: F401  (registers the sqlite backend)
+from . import postgres, sqlite  # noqa: F401  (register the backends)
 from .base import (
     ACTIONS,
     AlreadyAnswered,
@@ -13,6 +14,7 @@ from .base import (
     check_action,
     new_token,
 )
+from .postgres import PostgresStore
 from .registry import STORES, open_store
 from .sqlite import SQLiteStore
 
@@ -21,6 +23,7 @@ __all__ = [
     "STORES",
     "AlreadyAnswered",
     "AnswerRow",
+    "PostgresStore",
     "QuestionRow",
     "SQLiteStore",
     "SessionRow",

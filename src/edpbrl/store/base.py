@@ -98,7 +98,7 @@ class Store(Protocol):
 
     def media_dir(self) -> Path | None:
         """A local directory for files that belong with this store (rendered images), or None
-        when the store has no local home (the app then needs an explicit image directory)."""
+        when the store has no local home (the app then uses ``--images`` or its default)."""
         ...
 
     # -- sessions
@@ -160,8 +160,9 @@ class Store(Protocol):
         self, sid: str, qid: str, *, action: str, choice: int | None = None, position: int | None = None
     ) -> int:
         """Insert one answer and commit; returns its id. :class:`AlreadyAnswered` when ``qid``
-        has a live answer (exactly one of concurrent submits wins), StoreError for a question
-        not of this session."""
+        has a live answer, or another shown row of the same question index does (exactly one of
+        concurrent submits wins, across processes too), StoreError for a question not of this
+        session."""
         ...
 
     def undo_last(self, sid: str) -> AnswerRow | None:

@@ -22,16 +22,14 @@ def scheme_of(url: str) -> str:
 
 
 def open_store(url: str | os.PathLike, *, create: bool = True) -> Store:
-    """Open the store at ``url``: a file path or ``sqlite:///PATH`` (SQLite), or any scheme a
-    registered backend serves. ``create=False``: StoreError when it does not exist yet (for
-    readers such as ``edpbrl export``)."""
+    """Open the store at ``url``: a file path or ``sqlite:///PATH`` (SQLite),
+    ``postgresql://...`` (PostgreSQL), or any scheme a registered backend serves.
+    ``create=False``: StoreError when it does not exist yet (for readers such as ``edpbrl export``)."""
     if not isinstance(url, str | os.PathLike):
         raise StoreError(f"a store URL is a string or a path, not {type(url).__name__}")
     text = str(url)
     scheme = scheme_of(text)
     if scheme not in STORES:
-        if scheme in ("postgres", "postgresql"):
-            raise StoreError("PostgreSQL stores are not implemented yet; use a SQLite path")
         raise StoreError(
             f"unsupported store URL {text!r}: expected a file path or one of "
             f"{', '.join(s + '://' for s in STORES)}"

@@ -68,6 +68,8 @@ CREATE TABLE IF NOT EXISTS answers (
 );
 CREATE INDEX IF NOT EXISTS answers_by_session ON answers(session_id, id);
 CREATE UNIQUE INDEX IF NOT EXISTS one_live_answer ON answers(question_id) WHERE undone_at IS NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS one_live_answer_per_index ON answers(session_id, idx)
+    WHERE undone_at IS NULL;
 CREATE TABLE IF NOT EXISTS images (
     session_id    TEXT NOT NULL REFERENCES sessions(id),
     prompt        TEXT NOT NULL,
@@ -84,6 +86,13 @@ _OPEN_ROW = (
     " SELECT 1 FROM answers a WHERE a.question_id = q.id AND a.undone_at IS NULL)"
     " ORDER BY shown_at DESC LIMIT 1"
 )
+
+# an answer joined with its question (AnswerRow)
+_ANSWER_JOINED = (
+    "SELECT a.*, q.options, q.display_order, q.seeds, q.episode, q.step, q.slot, q.shown_at"
+    " FROM answers a JOIN questions q ON q.id = a.question_id"
+)
+
 _JSON_FIELDS = ("config", "certificate", "extensions", "options", "display_order", "seeds")
 
 
@@ -332,11 +341,12 @@ class SQLiteStore:
             return int(cur.lastrowid)
 
     def undo_last(self, sid: str) -> dict[str, Any] | None:
-        """Flag the last live answer as undone (kept for the record); ``None`` when there is none."""
+        """Flag the last live answer as undone (kept for the record) and return it, joined with its
+        question; ``None`` when there is none."""
         now = time.time()
         with self._tx() as c:
             row = c.execute(
-                "SELECT * FROM answers WHERE session_id = ? AND undone_at IS NULL ORDER BY id DESC LIMIT 1",
+                f"{_ANSWER_JOINED} WHERE a.session_id = ? AND a.undone_at IS NULL ORDER BY a.id DESC LIMIT 1",
                 (sid,),
             ).fetchone()
             if row is None:
@@ -356,12 +366,7 @@ class SQLiteStore:
     def answers(self, sid: str) -> list[dict[str, Any]]:
         """Every answer (undone ones included), oldest first, joined with its question."""
         with self._conn() as c:
-            return c.execute(
-                "SELECT a.*, q.options, q.display_order, q.seeds, q.episode, q.step, q.slot,"
-                " q.shown_at FROM answers a JOIN questions q ON q.id = a.question_id"
-                " WHERE a.session_id = ? ORDER BY a.id",
-                (sid,),
-            ).fetchall()
+            return c.execute(f"{_ANSWER_JOINED} WHERE a.session_id = ? ORDER BY a.id", (sid,)).fetchall()
 
     # -- images -----------------------------------------------------------------------------
     def record_image(self, sid: str, *, prompt: str, seed: int, model_id: str, path: str) -> None:

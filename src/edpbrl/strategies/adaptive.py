@@ -47,7 +47,15 @@ class AdaptiveDesignStrategy(DesignStrategy):
             self.design = self.static
         else:
             remaining = max(ctx.episodes - self._planned, self.every)
-            sub = StrategyContext(ctx.mdp, ctx.k, remaining, ctx.lam, ctx.rng, progress=ctx.progress)
+            sub = StrategyContext(
+                ctx.mdp,
+                ctx.k,
+                remaining,
+                ctx.lam,
+                ctx.rng,
+                progress=ctx.progress,
+                prior_precision=ctx.prior_precision,
+            )
             self.design = self.solve(sub, extra=extra.to(ctx.mdp.features.dtype))
             self.resolves += 1
         policies = [p.cpu().numpy() for p in ctx.mdp.policy_from_visitation(self.design.weights)]

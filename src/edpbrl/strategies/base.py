@@ -45,8 +45,11 @@ class StrategyContext:
         y: the choices, each an int in range(K).
         model: the model fitted on (X, y) — :class:`~edpbrl.choice.MLEResult` with ``theta``
             (d,) and ``hessian`` (d, d), the Laplace posterior precision — or None before any
-            answer. Kept up to date by the caller before every adaptive ``plan``.
+            answer (with a prior it is the prior itself: mean and precision). Kept up to date by
+            the caller before every adaptive ``plan``.
         progress: optional callback ``progress(done, total, message)``.
+        prior_precision: (d, d) the prior's precision on θ, used in place of λI by designs and
+            baselines; None for the flat prior λI.
     """
 
     mdp: PromptMDP
@@ -58,6 +61,7 @@ class StrategyContext:
     y: list = field(default_factory=list)
     model: MLEResult | None = None
     progress: Callable | None = None
+    prior_precision: torch.Tensor | None = None
 
     def __post_init__(self):
         if isinstance(self.k, bool) or not isinstance(self.k, int | np.integer) or self.k < 2:
@@ -66,6 +70,17 @@ class StrategyContext:
             raise EdpbrlError(f"episodes must be > 0, got {self.episodes!r}")
         if isinstance(self.lam, bool) or not (isinstance(self.lam, int | float) and self.lam > 0):
             raise EdpbrlError(f"λ must be > 0, got {self.lam}")
+
+    def base_precision(self, dtype=torch.float64, device="cpu") -> torch.Tensor:
+        """The information before any answer (d, d): the prior's precision, or λI."""
+        if self.prior_precision is not None:
+            return self.prior_precision.to(dtype=dtype, device=device)
+        return self.lam * torch.eye(self.mdp.dim, dtype=dtype, device=device)
+
+    def design_regulariser(self) -> tuple[float, torch.Tensor | None]:
+        """(λ, P) for the design solvers, whose constant part of M is λP: (1, prior precision)
+        with a prior, (λ, None = I) without."""
+        return (1.0, self.prior_precision) if self.prior_precision is not None else (self.lam, None)
 
 
 class Strategy(ABC):

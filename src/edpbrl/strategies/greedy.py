@@ -13,7 +13,6 @@ scored on additive prefix features (:mod:`.candidates`) rather than on the per-t
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..design.pool import greedy_logdet, info_factors
 from ..design.sampling import sample_episodes
@@ -34,7 +33,7 @@ class GreedyDesignStrategy(DesignStrategy):
         cand = sample_episodes(self.policies(ctx), ctx.k, max(self.pool, n), self.rounding, ctx.rng)
         with single_thread():
             U = info_factors(surrogate_options(ctx.mdp, cand))
-            M0 = ctx.lam * torch.eye(U.shape[1], dtype=U.dtype)
+            M0 = ctx.base_precision(U.dtype)
             chosen = greedy_logdet(M0, U, n)
         return cand[np.asarray(chosen)]
 

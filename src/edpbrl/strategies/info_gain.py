@@ -29,9 +29,10 @@ class InfoGainStrategy(Strategy):
 
     @staticmethod
     def posterior(ctx: StrategyContext) -> tuple[Tensor | None, Tensor]:
-        """(θ̂ or None before any answer, posterior precision H = Fisher(θ̂) + λI) from ctx.model."""
+        """(θ̂ or None before any answer, posterior precision H = Fisher(θ̂) + λI or + the prior's
+        precision) from ctx.model."""
         if ctx.model is None:
-            return None, ctx.lam * torch.eye(ctx.mdp.dim, dtype=torch.float64)
+            return None, ctx.base_precision()
         return ctx.model.theta.cpu(), ctx.model.hessian.cpu()
 
     def plan(self, ctx: StrategyContext, n: int) -> np.ndarray:

@@ -8,7 +8,6 @@ features (:mod:`.candidates`).
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from ..design.pool import greedy_logdet, info_factors
 from .base import Strategy, StrategyContext
@@ -27,7 +26,7 @@ class DOptPoolStrategy(Strategy):
         with single_thread():
             cand = random_pool(ctx, max(self.pool, n))
             U = info_factors(surrogate_options(ctx.mdp, cand))
-            M0 = ctx.lam * torch.eye(U.shape[1], dtype=U.dtype)
+            M0 = ctx.base_precision(U.dtype)
             chosen = greedy_logdet(M0, U, n)
         return cand[chosen]
 

@@ -95,3 +95,30 @@ def test_sync_replays_undoes_and_rebuilds(tmp_path, tiny_vocab_dir):
         assert m1.sync(rt1) is False and rt1.state == "loading"
     _wait(rt1)
     assert rt1.state == "ready" and rt1.p.n_records == 2 and rt1.synced == rt2.synced
+
+
+def test_shared_embedder_serves_disk_cached_calls_while_copies_are_busy(tmp_path):
+    """After a restart the vocabulary's token features come from the disk cache even while every
+    encoder copy is taken (loading its model at warm-up): restoring sessions does not wait."""
+    import numpy as np
+
+    from edpbrl.app.sessions import SharedEmbedder
+    from edpbrl.embed import CachedEmbedder, HashingEmbedder
+
+    texts = [f"token {i}" for i in range(300)]
+    want = CachedEmbedder(HashingEmbedder(16), cache_dir=tmp_path).encode(texts)
+    copy = CachedEmbedder(HashingEmbedder(16), cache_dir=tmp_path)
+    copy.memory_rows, copy.disk_min = 0, 256
+    shared = SharedEmbedder([copy])
+    import threading
+
+    got = []
+    taken = shared._pool.get()  # the only copy is busy
+    try:
+        t = threading.Thread(target=lambda: got.append(shared.encode(texts)), daemon=True)
+        t.start()
+        t.join(10)
+        assert got, "the call waited for a busy encoder copy"
+        np.testing.assert_array_equal(got[0], want)
+    finally:
+        shared._pool.put(taken)

@@ -148,3 +148,18 @@ def test_cache_disk_min_and_memory_rows(tmp_path):
     assert len(list(tmp_path.glob("*.npy"))) == 1
     cached.encode(["a", "b", "c"])
     assert len(counting.calls) == 3  # served from disk
+
+
+def test_cached_looks_up_without_encoding(tmp_path):
+    """``cached`` serves a call from memory or disk and never runs the model (a server reads
+    there while its encoder copies are busy); None for a call it has not seen."""
+    inner = CountingEmbedder(HashingEmbedder(16))
+    first = CachedEmbedder(inner, cache_dir=tmp_path)
+    first.disk_min = 3
+    assert first.cached(TEXTS) is None and inner.calls == []
+    want = first.encode(TEXTS)
+    np.testing.assert_array_equal(first.cached(TEXTS), want)  # from memory
+    second = CachedEmbedder(CountingEmbedder(HashingEmbedder(16)), cache_dir=tmp_path)  # a restart
+    second.disk_min = 3
+    np.testing.assert_array_equal(second.cached(TEXTS), want)  # from disk
+    assert second.inner.calls == [] and second.cached(TEXTS[:2]) is None  # below disk_min

@@ -153,7 +153,12 @@ class SharedEmbedder:
                     found[t] = row
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            new = self._run(missing)
+            # a call cached on disk (the vocabulary's tokens after a restart) needs no encoder
+            # copy: it is served while the copies are busy, e.g. loading their models at warm-up
+            lookup = getattr(self.inner, "cached", None)
+            new = lookup(missing) if lookup is not None else None
+            if new is None:
+                new = self._run(missing)
             with self._cache_lock:
                 for t, row in zip(missing, new, strict=True):
                     found[t] = row

@@ -116,6 +116,19 @@ class CachedEmbedder:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
 
+    def cached(self, texts: Sequence[str]) -> np.ndarray | None:
+        """The rows of ``texts`` (n, dim) when this call is cached (in memory, or on disk for a
+        call of at least ``disk_min`` texts), else None; never runs the model (so it needs no
+        lock around the model: a server looks here before waiting for an encoder copy)."""
+        texts = check_texts(texts)
+        n = len(texts)
+        rows = self._rows
+        if n and all(t in rows for t in texts):
+            return np.stack([rows[t] for t in texts]).astype(np.float32, copy=False)
+        if n == 0 or n < self.disk_min:
+            return None
+        return self._read(self.cache_path(texts), n)
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Encode ``n`` texts to ``float32`` ``(n, dim)``, reusing cached rows where possible."""
         texts = check_texts(texts)

@@ -53,11 +53,40 @@ def test_a_session_stops_when_sure_and_can_ask_more(tiny_vocab_dir):
     assert capped.n_records == 7 and capped.config["stop"]["max_questions"] == 7
     assert errors[0] == pytest.approx(0.5, abs=0.02)  # no answer, flat prior: a coin flip
     assert errors[-1] < errors[0]  # answers make it surer
-    capped.ask_more(4)
-    assert capped.ask() is not None and capped.stop.max_questions == 11
+    capped.ask_more(4)  # two episodes of three questions: the cap rises by six
+    assert capped.ask() is not None and capped.stop.max_questions == 13
+    assert capped.config["stop"]["max_questions"] == 7 and capped.config["extra_episodes"] == 2
+    again = Personalizer.from_config(capped.config)
+    assert again.stop == capped.stop and again.n_questions == capped.n_questions
     sure = Personalizer.default(stop=StopRule(max_questions=None, target_error=0.2), **kw)
     while (q := sure.ask()) is not None:
         sure.tell(q, user.choose(sure.embedder.encode(q.options)))
     assert sure.confidence()["expected_error"] <= 0.2 and sure.n_records < sure.n_questions  # stopped early
     again = Personalizer.from_config(sure.config)
     assert again.stop == sure.stop
+
+
+TAIL = "of 100 pairs of prompts, I expect to rank about {} the way you would (after {})."
+
+
+@pytest.mark.parametrize(
+    "err, n, want",
+    [
+        (0.05, 30, "Very sure: " + TAIL.format(95, "30 answers")),
+        (0.2, 1, "Fairly sure: " + TAIL.format(80, "1 answer")),
+        (0.25, 6, "Somewhat sure: " + TAIL.format(75, "6 answers")),
+        (0.5, 0, "Not sure yet: " + TAIL.format(50, "0 answers")),
+    ],
+)
+def test_confidence_in_words(err, n, want):
+    from edpbrl.stopping import confidence_words
+
+    assert confidence_words(err, n) == want
+
+
+def test_confidence_in_words_rejects_nonsense():
+    from edpbrl.errors import EdpbrlError
+    from edpbrl.stopping import confidence_words
+
+    with pytest.raises(EdpbrlError, match=r"^expected_error must be in \[0, 1\], got nan$"):
+        confidence_words(float("nan"), 3)

@@ -295,18 +295,25 @@ class Personalizer:
             return len(self._questions) + int(round(per * remaining))
         return len(self._questions)
 
+    @property
+    def n_to_ask(self) -> int:
+        """The questions this session will ask: the planned ones, at most the stop rule's cap
+        (fewer when its target error stops it early)."""
+        n = self.n_questions
+        if self.stop is not None and self.stop.max_questions is not None:
+            n = min(n, self.stop.max_questions)
+        return n
+
+    @property
+    def questions_per_episode(self) -> int:
+        return self.vocabulary.horizon if self.feedback == "dense" else 1
+
     def ask_more(self, questions: int) -> None:
-        """Raise the stop rule's cap by ``questions`` (planning more episodes if needed)."""
-        if not isinstance(questions, int) or questions < 1:
+        """Let the person answer at least ``questions`` more: :meth:`extend` by the episodes that
+        hold them (with a stop rule, its cap rises by every question those episodes add)."""
+        if isinstance(questions, bool) or not isinstance(questions, int) or questions < 1:
             raise EdpbrlError(f"questions must be a positive integer, got {questions!r}")
-        if self.stop is not None:
-            cap = max(self.stop.max_questions or 0, self.n_records) + questions
-            self.stop = replace(self.stop, max_questions=cap, target_error=None)
-            self.config["stop"] = asdict(self.stop)
-        per = self.vocabulary.horizon if self.feedback == "dense" else 1
-        missing = self.n_records + questions - self.n_questions
-        if missing > 0:
-            self.extend(-(-missing // per))
+        self.extend(-(-questions // self.questions_per_episode))
 
     def candidate_prompts(self, n: int = 200, pairs: int = 2000) -> tuple[np.ndarray, np.ndarray]:
         """Features (n, d) of ``n`` random full prompts from the vocabulary and ``pairs`` random
@@ -345,9 +352,15 @@ class Personalizer:
         return dict(self._memo("confidence", compute))
 
     def extend(self, episodes: int) -> None:
-        """Plan ``episodes`` more episodes (questions continue after the current ones)."""
-        if not isinstance(episodes, int) or episodes < 1:
+        """Plan ``episodes`` more episodes (questions continue after the current ones). With a stop
+        rule the person may answer them: its cap rises by the questions they add and its target
+        error is dropped (they asked for more). ``config`` keeps the rule as first given, and
+        ``extra_episodes``, so that :meth:`from_config` ends in the same state."""
+        if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
             raise EdpbrlError(f"episodes must be a positive integer, got {episodes!r}")
+        if self.stop is not None and self.stop.max_questions is not None:
+            cap = self.stop.max_questions + episodes * self.questions_per_episode
+            self.stop = replace(self.stop, max_questions=cap, target_error=None)
         self.episodes += episodes
         self._changed()
         self.config["extra_episodes"] = self.config.get("extra_episodes", 0) + episodes

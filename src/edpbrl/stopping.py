@@ -76,3 +76,20 @@ class StopRule:
         if answered < self.min_questions or self.target_error is None or expected_error is None:
             return False
         return expected_error <= self.target_error
+
+
+CONFIDENCE_LEVELS = ((0.1, "very sure"), (0.2, "fairly sure"), (0.3, "somewhat sure"))
+
+
+def confidence_words(expected_error: float, n_answers: int) -> str:
+    """How sure an estimate is, in plain words, from its expected preference error on pairs of
+    prompts (:func:`expected_pair_error`; ½ is a coin flip)."""
+    if not 0 <= expected_error <= 1:
+        raise EdpbrlError(f"expected_error must be in [0, 1], got {expected_error!r}")
+    level = next((name for bound, name in CONFIDENCE_LEVELS if expected_error <= bound), "not sure yet")
+    agree = round(100 * (1 - expected_error))
+    answers = "answer" if n_answers == 1 else "answers"
+    return (
+        f"{level[0].upper()}{level[1:]}: of 100 pairs of prompts, I expect to rank about {agree} the way "
+        f"you would (after {n_answers} {answers})."
+    )

@@ -97,7 +97,10 @@ def test_answer_summary_and_result(ctx):
     assert views.learned_summary(ctx, rt) is summ  # cached until the next answer
 
     res = views.session_result(ctx, rt)
-    assert set(res) == {"prompts", "summary", "n_answered", "n_questions"}
+    assert set(res) == {"prompts", "confidence", "summary", "n_answered", "n_questions"}
+    conf = res["confidence"]
+    assert 0 < conf["expected_error"] < 0.5 and conf["n_answers"] == 1
+    assert conf["text"].endswith("the way you would (after 1 answer).")
     assert res["n_answered"] == 1 and res["n_questions"] == s["n_questions"]
     assert res["summary"] is summ
     prompts = res["prompts"]
@@ -182,3 +185,41 @@ def designing_in_store(ctx: AppContext) -> Runtime:
     """A stored session whose runtime has not finished designing (no personalizer yet)."""
     sid = ctx.store.create_session(style="later", k=3, episodes=2)
     return Runtime(sid)
+
+
+def test_prior_words_and_a_question_cap(tmp_path, tiny_vocab_dir):
+    """With a prior, the words typed at the start give the first guess (a session restored from
+    the store keeps them); the cap ends the questions; "ask me more" raises it by whole rounds."""
+    import numpy as np
+
+    from edpbrl.prior import packaged_prior
+
+    ctx = make_ctx(tmp_path, tiny_vocab_dir)
+    ctx.manager.prior, ctx.manager.max_questions = "packaged", 4
+    rt = new_session(ctx, style="misty harbour at dawn")
+    p = rt.p
+    assert p.words == "misty harbour at dawn" and p.prior is not None and p.stop.max_questions == 4
+    emb = ctx.manager.shared_embedder()
+    base = packaged_prior(emb)
+    e = np.asarray(emb.encode(["misty harbour at dawn"])[0], dtype=np.float64)
+    np.testing.assert_allclose(p.fit(), base.with_words(e).theta_mean(), atol=1e-6)  # no answer yet
+    state = views.session_state(ctx, rt)
+    assert state["n_questions"] == 4 and state["question"]["total"] == 4
+    for _ in range(4):
+        state = views.submit_answer(ctx, rt, state["question"]["id"], "choose", 0)
+    assert state["state"] == "done" and state["n_answered"] == 4
+    res = views.session_result(ctx, rt)
+    assert res["n_questions"] == 4 and res["confidence"]["n_answers"] == 4
+    ctx.manager.forget(rt.sid)  # restored from the store: same words, prior, cap and estimate
+    again = wait_ready(ctx.manager.get(rt.sid))
+    assert again.p.words == p.words and again.p.stop == p.stop
+    np.testing.assert_allclose(again.p.fit(), p.fit())
+    views.extend_session(ctx, again, 1)  # one more round: as many questions as slots
+    wait_ready(again)
+    state = views.session_state(ctx, again)
+    assert state["state"] == "asking" and state["n_questions"] == 4 + again.p.questions_per_episode
+
+
+def test_no_prior_ignores_the_words(ctx):
+    rt = new_session(ctx, style="misty harbour at dawn")
+    assert rt.p.prior is None and rt.p.words is None and rt.p.stop is None

@@ -52,9 +52,11 @@ def create_app(
     generator=None,
     vocab=None,
     k: int = 4,
-    episodes: int = 30,
+    episodes: int | None = 30,
     embedder=None,
     *,
+    prior="none",
+    max_questions: int | None = None,
     image_dir=None,
     render_options: dict | None = None,
     factory=None,
@@ -72,6 +74,10 @@ def create_app(
     ``<db stem>-images/`` beside the database), else :func:`default_image_dir`;
     ``render_options`` go to ``DiffusersGenerator`` (``steps``, ``size``, ``guidance``, ``device``).
     ``factory(k=, episodes=, progress=)`` replaces ``Personalizer.default`` (for experiments).
+    ``prior``: the population prior sessions start from ("none", "packaged" or a file from
+    ``edpbrl prior fit``), moved by the words a person types at the start; ``max_questions``: the
+    most questions a session asks before showing its results (None: every planned question;
+    "ask me more" raises it); ``episodes=None`` plans just enough episodes for them.
 
     Capacity: ``protection`` (hosts, size and rate limits, see
     :class:`~edpbrl.app.middleware.Protection`); at most ``max_live`` sessions in memory, those
@@ -82,13 +88,25 @@ def create_app(
     """
     if not 2 <= int(k) <= MAX_K:
         raise EdpbrlError(f"k must be in 2..{MAX_K}, got {k}")
+    if max_questions is not None and not 1 <= int(max_questions) <= 10_000:
+        raise EdpbrlError(f"max_questions must be in 1..10000, got {max_questions}")
+    from ..vocab import Vocabulary
+
+    if isinstance(vocab, str | os.PathLike):  # (a Vocabulary object is used as is)
+        horizon = Vocabulary.load(vocab).horizon  # fail now, with the vocabulary's own message
+        vocab = str(Path(vocab).expanduser().resolve())
+    else:
+        horizon = (vocab or Vocabulary.default()).horizon
+    if episodes is None:  # just enough for the cap (dense feedback: one question per slot)
+        episodes = -(-int(max_questions) // horizon) if max_questions else 30
     if not 1 <= int(episodes) <= MAX_EPISODES:
         raise EdpbrlError(f"episodes must be in 1..{MAX_EPISODES}, got {episodes}")
-    if isinstance(vocab, str | os.PathLike):  # (a Vocabulary object is used as is)
-        from ..vocab import Vocabulary
+    if prior not in (None, "none", "packaged"):
+        from ..prior import Prior
 
-        Vocabulary.load(vocab)  # fail now, with the vocabulary's own one-line message
-        vocab = str(Path(vocab).expanduser().resolve())
+        if not isinstance(prior, Prior):
+            Prior.load(prior)  # fail now: a missing or broken prior file is a one-line error
+            prior = str(Path(prior).expanduser().resolve())
     store = open_store(db_path)
     gen: Generator | None
     if isinstance(generator, str | os.PathLike):
@@ -107,6 +125,8 @@ def create_app(
         max_live=max_live,
         idle_seconds=idle_seconds,
         encoders=heavy_threads,
+        prior=prior or "none",
+        max_questions=max_questions,
     )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     ctx = AppContext(
@@ -191,9 +211,11 @@ def serve(
     generator=None,
     vocab=None,
     k: int = 4,
-    episodes: int = 30,
+    episodes: int | None = None,
     embedder=None,
     *,
+    prior="packaged",
+    max_questions: int | None = 30,
     steps: int | None = None,
     size: int | None = None,
     guidance: float | None = None,
@@ -247,6 +269,8 @@ def serve(
             embedder=embedder,
             render_options=opts,
             image_dir=image_dir,
+            prior=prior,
+            max_questions=max_questions,
             protection=prot,
             max_live=max_live,
             idle_seconds=idle_seconds,

@@ -221,6 +221,8 @@ class SessionManager:
         idle_seconds: float = 300.0,
         min_idle: float = 10.0,
         encoders: int = 1,
+        prior: Any = "none",
+        max_questions: int | None = None,
     ):
         self.store = store
         self.vocab = vocab
@@ -230,6 +232,11 @@ class SessionManager:
         self._factory = factory
         self.max_live, self.idle_seconds, self.min_idle = int(max_live), float(idle_seconds), float(min_idle)
         self.encoders = max(1, int(encoders))
+        # the population prior ("none", "packaged" or a file) and the person's own words (the
+        # description typed at the start) move where the estimate starts; a cap on the questions
+        # asked (None: every planned question; "ask more" raises it)
+        self.prior = prior
+        self.max_questions = max_questions
         # a spec string ("minilm", "hashing", "clip:PATH") is loaded once and shared; the stored
         # config keeps the spec so `edpbrl export` can rebuild a session without the server
         self.embedder_spec = "minilm" if embedder is None else embedder if isinstance(embedder, str) else None
@@ -249,7 +256,7 @@ class SessionManager:
         rt = Runtime(sid, state="designing")
         with self._guard:
             self._live[sid] = rt
-        self._spawn(self._design, rt, k, episodes)
+        self._spawn(self._design, rt, k, episodes, style)
         return rt
 
     def get(self, sid: str, *, wait: float = 0.0) -> Runtime | None:
@@ -275,7 +282,7 @@ class SessionManager:
         if row["config"] is None:
             # the server stopped while designing: design again with the stored settings
             rt.state = "designing"
-            self._spawn(self._design, rt, row["k"], row["episodes"])
+            self._spawn(self._design, rt, row["k"], row["episodes"], row["style"])
         else:
             self._spawn(self._load, rt)
         if wait > 0:
@@ -364,7 +371,7 @@ class SessionManager:
                 warm()
                 self.warmup = {"state": "ready", "seconds": round(time.perf_counter() - t0, 3), "error": None}
                 return
-            p = self._make(self.k, self.episodes, lambda *a: None)  # MDP + design, cached and shared
+            p = self._make(self.k, self.episodes, lambda *a: None)  # MDP + design + prior, shared
             warm()
             # one short session through every code path people use (estimate, summary, beam
             # search), so that no first request pays for lazy imports and first-call set-up
@@ -383,10 +390,13 @@ class SessionManager:
     def _spawn(self, fn, *args) -> None:
         threading.Thread(target=fn, args=args, daemon=True, name=f"edpbrl-{fn.__name__}").start()
 
-    def _make(self, k: int, episodes: int, progress: Callable):
+    def _make(self, k: int, episodes: int, progress: Callable, words: str | None = None):
         if self._factory is not None:
             return self._factory(k=k, episodes=episodes, progress=progress)
         from ..personalizer import Personalizer
+        from ..stopping import StopRule
+
+        with_prior = self.prior not in (None, "none")
 
         # efficient rounding of the design: distinct options per question (no duplicate cards)
         # and the best static variant in docs/results.md
@@ -398,13 +408,16 @@ class SessionManager:
             vocabulary=self.vocab,
             embedder=self.shared_embedder(),
             progress=progress,
+            prior=self.prior if with_prior else "none",
+            words=(words or "").strip() or None if with_prior else None,
+            stop=StopRule(max_questions=self.max_questions) if self.max_questions else None,
         )
 
-    def _design(self, rt: Runtime, k: int, episodes: int) -> None:
+    def _design(self, rt: Runtime, k: int, episodes: int, words: str | None = None) -> None:
         t0 = time.perf_counter()
         rt.set_progress(0, 1, "computing the design")
         try:
-            p = self._make(k, episodes, rt.set_progress)
+            p = self._make(k, episodes, rt.set_progress, words)
             cert = p.certificate
             config = dict(p.config)
             if self.embedder_spec is not None and self._factory is None:
@@ -413,7 +426,7 @@ class SessionManager:
                 rt.sid,
                 config=config,
                 certificate=dict(cert) if cert is not None else None,
-                n_questions=p.n_questions,
+                n_questions=p.n_to_ask,
                 seconds=time.perf_counter() - t0,
             )
         except Exception as exc:  # report any failure on the page, keep the server alive
@@ -507,7 +520,7 @@ class SessionManager:
                     return  # changed elsewhere beyond replay: it is being rebuilt (ask again then)
                 rt.p.extend(episodes)
                 self.store.add_extension(
-                    rt.sid, episodes=episodes, after=len(rt.synced), n_questions=rt.p.n_questions
+                    rt.sid, episodes=episodes, after=len(rt.synced), n_questions=rt.p.n_to_ask
                 )
             except Exception as exc:
                 rt.finish("error", _one_line(exc))

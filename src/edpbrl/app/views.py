@@ -16,6 +16,7 @@ from typing import Any
 from ..errors import EdpbrlError
 from ..export import FORMATS, Export, build_export
 from ..render import seed_for
+from ..stopping import confidence_words
 from .context import AppContext
 from .sessions import RELOADING, ConflictError, InvalidAnswer, Runtime
 
@@ -108,7 +109,7 @@ def session_state(ctx: AppContext, rt: Runtime) -> dict[str, Any]:
         p = rt.p
         n_events = len(rt.synced)
         out.update(
-            n_questions=int(p.n_questions),
+            n_questions=int(p.n_to_ask),
             n_answered=int(p.n_answered),
             n_events=n_events,
             can_undo=n_events > 0,
@@ -124,7 +125,7 @@ def session_state(ctx: AppContext, rt: Runtime) -> dict[str, Any]:
             "id": shown["id"],
             "index": int(q.index),
             "number": int(q.index) + 1,
-            "total": int(p.n_questions),
+            "total": int(p.n_to_ask),
             "slot": shown["slot"],
             "options": [
                 {"position": pos, "text": opts[i], "image": image_url(ctx, rt.sid, shown["id"], pos)}
@@ -154,17 +155,22 @@ def session_result(ctx: AppContext, rt: Runtime, n: int = 4) -> dict[str, Any]:
     with rt.lock:
         fresh(ctx, rt)
         if "result" not in rt.cache:
-            prompts = list(rt.p.best_prompts(n=n))
+            prompts = list(rt.p.best_prompts(n=n, min_diff_slots=2))  # varied, each high-scoring
             scores = [float(s) for s in rt.p.score(prompts)] if prompts else []
             rt.cache["result"] = [
                 {"rank": i + 1, "text": t, "score": s, "image": result_image_url(ctx, rt.sid, i)}
                 for i, (t, s) in enumerate(zip(prompts, scores, strict=True))
             ]
+        if "confidence" not in rt.cache:
+            conf = rt.p.confidence()
+            conf["text"] = confidence_words(conf["expected_error"], conf["n_answers"])
+            rt.cache["confidence"] = conf
         return {
             "prompts": rt.cache["result"],
+            "confidence": rt.cache["confidence"],
             "summary": learned_summary(ctx, rt),
             "n_answered": int(rt.p.n_answered),
-            "n_questions": int(rt.p.n_questions),
+            "n_questions": int(rt.p.n_to_ask),
         }
 
 

@@ -61,6 +61,8 @@ def cmd_serve(a) -> int:
         k=a.k,
         episodes=a.episodes,
         embedder=a.embedder,
+        prior=a.prior,
+        max_questions=a.questions or None,
         steps=a.steps,
         size=a.size,
         guidance=a.guidance,
@@ -103,8 +105,20 @@ def add_parsers(sub) -> None:
     sv.add_argument(
         "--episodes",
         type=int_range(1, MAX_EPISODES),
+        help=f"episodes planned per session, 1..{MAX_EPISODES} (default: just enough for --questions)",
+    )
+    sv.add_argument(
+        "--questions",
+        type=int_range(0, 10_000),
         default=30,
-        help=f"episodes per session, 1..{MAX_EPISODES} (default 30)",
+        help="the most questions a session asks before its results (default 30; 0: every planned "
+        "question); people can ask for more",
+    )
+    sv.add_argument(
+        "--prior",
+        default="packaged",
+        help="where estimates start: packaged (the prior fitted on the packaged population, moved "
+        "by the words a person types; default), none (the flat prior) or a file from `edpbrl prior fit`",
     )
     sv.add_argument("--embedder", default="minilm", help=embedder_help())
     sv.add_argument("--steps", type=positive_int, help="diffusion inference steps (default: the backend's)")

@@ -22,7 +22,14 @@ def index(request: Request, ctx: Ctx):
     return ctx.templates.TemplateResponse(
         request,
         "index.html",
-        {"k": m.k, "episodes": m.episodes, "max_k": MAX_K, "images": ctx.images},
+        {
+            "k": m.k,
+            "episodes": m.episodes,
+            "max_k": MAX_K,
+            "images": ctx.images,
+            "prior": m.prior not in (None, "none"),
+            "max_questions": m.max_questions,
+        },
     )
 
 
@@ -51,7 +58,7 @@ async def result_page(request: Request, sid: str, ctx: Ctx):
                 "cert": row["certificate"] or {},
                 "done": views.is_done(rt),
                 "formats": list(FORMATS),
-                "episodes": max(1, min(ctx.manager.episodes, 10)),
+                "per_round": int(getattr(rt.p, "questions_per_episode", 1)),
                 "public": public_id(rt.sid),
             }
 

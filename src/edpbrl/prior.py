@@ -255,7 +255,8 @@ def fit_prior(
         names: n names (styles' names; sessions' ids).
         embedder: the encoder spec the vectors live in.
         words: optional (n, d) unit embeddings of each member's own words (e.g. its name), to fit
-            the own-words weights by leave-one-out least squares.
+            the own-words weights by leave-one-out least squares; a zero row is a member without
+            words (left out of that fit).
         n_components: the rank r of the covariance's low-rank part (default min(n − 1, d)).
         noise_floor: a lower bound on the isotropic variance σ².
         scale, scale_sd: β₀ and its uncertainty.
@@ -287,9 +288,11 @@ def fit_prior(
         W = np.asarray(words, dtype=np.float64)
         if W.shape != X.shape or not np.isfinite(W).all():
             raise EdpbrlError(f"words must be finite embeddings of shape {X.shape}, got {W.shape}")
-        others = (mean[None] * n - X) / (n - 1)  # each member's leave-one-out population mean
-        A = np.stack([others.ravel(), W.ravel()], 1)
-        (mean_weight, words_weight), *_ = np.linalg.lstsq(A, X.ravel(), rcond=None)
+        has = np.linalg.norm(W, axis=1) > 0  # a zero row: a member without words (a session)
+        if has.sum() >= 2:
+            others = (mean[None] * n - X) / (n - 1)  # each member's leave-one-out population mean
+            A = np.stack([others[has].ravel(), W[has].ravel()], 1)
+            (mean_weight, words_weight), *_ = np.linalg.lstsq(A, X[has].ravel(), rcond=None)
     return Prior(
         mean=mean,
         components=pca.components_.astype(np.float64),

@@ -453,3 +453,17 @@ def test_restart_while_designing_designs_again(make_client, tmp_path, tiny_vocab
     s = wait_ready(c2, sid)
     assert s["state"] == "asking" and s["style"] == "again"
     release.set()
+
+
+def test_sharing_the_taste_is_recorded(client):
+    """The start form's opt-in and the results page's toggle reach the store."""
+    sid, _ = start(client, style="quiet snow", share=True)
+    other, _ = start(client, style="loud city")
+    store = client.app.state.store
+    assert store.shared_session_ids() == [sid]
+    r = client.post(f"/api/sessions/{other}/share", json={"share": True})
+    assert r.status_code == 200 and r.json() == {"id": other, "share": True}
+    assert client.post(f"/api/sessions/{sid}/share", json={"share": False}).status_code == 200
+    assert store.shared_session_ids() == [other]
+    assert client.post(f"/api/sessions/{sid}/share", json={"share": "yes"}).status_code == 422
+    assert client.post("/api/sessions/" + "x" * 32 + "/share", json={"share": True}).status_code == 404

@@ -154,3 +154,18 @@ def test_images(store):
     store.record_image(sid, prompt="p", seed=1, model_id="m", path="/x.png")
     store.record_image(sid, prompt="p", seed=1, model_id="m", path="/x.png")
     assert store.images(sid) == {("p", 1): "/x.png"}
+
+
+def test_sharing_a_taste_is_opt_in(store):
+    """A session shares its estimated taste only when its person says so; the choice can change."""
+    quiet = store.create_session(style="", k=2, episodes=1)
+    sharing = store.create_session(style="warm", k=2, episodes=1, share=True)
+    assert store.get_session(quiet)["share"] is False and store.get_session(sharing)["share"] is True
+    shared = [s for s in store.shared_session_ids() if s in (quiet, sharing)]
+    assert shared == [sharing]
+    store.set_share(quiet, True)
+    store.set_share(sharing, False)
+    assert [s for s in store.shared_session_ids() if s in (quiet, sharing)] == [quiet]
+    assert open_store(store.url, create=False).get_session(quiet)["share"] is True  # durable
+    with pytest.raises(StoreError, match="unknown session"):
+        store.set_share("nope", True)

@@ -38,3 +38,23 @@ def test_wal_and_schema(tmp_path):
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"sessions", "questions", "answers", "images"} <= tables
     assert store.media_dir() == tmp_path / "s-images"
+
+
+def test_a_store_from_before_sharing_gains_the_column(tmp_path):
+    """A database written before sessions could share their taste opens, every session private."""
+    import sqlite3
+
+    from edpbrl.store import open_store
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as c:
+        c.execute(
+            "CREATE TABLE sessions (id TEXT PRIMARY KEY, created_at REAL NOT NULL, updated_at REAL NOT NULL,"
+            " style TEXT NOT NULL DEFAULT '', k INTEGER NOT NULL, episodes INTEGER NOT NULL,"
+            " image_seed INTEGER NOT NULL, status TEXT NOT NULL, error TEXT, config TEXT, certificate TEXT,"
+            " n_questions INTEGER, extensions TEXT NOT NULL DEFAULT '[]', design_seconds REAL)"
+        )
+        c.execute("INSERT INTO sessions (id, created_at, updated_at, k, episodes, image_seed, status)"
+                  " VALUES ('old', 1, 1, 3, 1, 7, 'ready')")  # fmt: skip
+    store = open_store(path)
+    assert store.get_session("old")["share"] is False and store.shared_session_ids() == []

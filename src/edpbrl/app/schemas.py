@@ -36,6 +36,7 @@ class _Body(BaseModel):
 
 class NewSession(_Body):
     style: str = Field("", max_length=500)
+    share: bool = False  # opt-in: the estimated taste may join the population prior
     k: int | None = Field(None, ge=2, le=MAX_K)
     episodes: int | None = Field(None, ge=1, le=MAX_EPISODES)
 
@@ -60,6 +61,12 @@ AnswerBody = ChooseBody | PassBody
 
 class ExtendBody(_Body):
     episodes: int = Field(ge=1, le=MAX_EPISODES)
+
+
+class ShareBody(_Body):
+    """Whether the person lets their estimated taste join the population prior."""
+
+    share: bool
 
 
 class UndoBody(_Body):

@@ -249,10 +249,10 @@ class SessionManager:
         self.warmup: dict[str, Any] = {"state": "cold", "seconds": None, "error": None}
 
     # -- lifecycle --------------------------------------------------------------------------
-    def create(self, *, style: str, k: int, episodes: int) -> Runtime:
+    def create(self, *, style: str, k: int, episodes: int, share: bool = False) -> Runtime:
         with self._guard:
             self._make_room()
-        sid = self.store.create_session(style=style, k=k, episodes=episodes)
+        sid = self.store.create_session(style=style, k=k, episodes=episodes, share=share)
         rt = Runtime(sid, state="designing")
         with self._guard:
             self._live[sid] = rt

@@ -214,6 +214,14 @@ def extend_session(ctx: AppContext, rt: Runtime, episodes: int) -> dict[str, Any
     return session_state(ctx, rt)
 
 
+def set_share(ctx: AppContext, rt: Runtime, share: bool) -> dict[str, Any]:
+    """Record whether the person lets their estimated taste join the population prior."""
+    ctx.store.set_share(rt.sid, bool(share))
+    with rt.lock:
+        rt.row = None  # re-read: the cached row holds the old choice
+    return {"id": rt.sid, "share": bool(share)}
+
+
 # -- images and exports ------------------------------------------------------------------------
 def _render(ctx: AppContext, sid: str, prompt: str, seed: int) -> Path:
     gen = ctx.generator

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .options import add_json_option, add_out_option, check_out, embedder_help, print_json, progress_bar
+from .options import (
+    add_json_option,
+    add_out_option,
+    check_out,
+    embedder_help,
+    int_range,
+    print_json,
+    progress_bar,
+)
 
 
 def cmd_prior_fit(a) -> int:
@@ -28,11 +36,12 @@ def cmd_prior_fit(a) -> int:
     kw = dict(noise_floor=a.noise_floor, scale=a.scale)
     with progress_bar("prior", count=False) as cb:
         if a.db:
-            from ..prior_sessions import prior_from_store
+            from ..population import prior_from_store
             from ..store import open_store
 
             cb(0, 1, "reading sessions")
-            prior = prior_from_store(open_store(a.db, create=False), emb, styles=files, **kw)
+            store = open_store(a.db, create=False)
+            prior = prior_from_store(store, emb, styles=files, min_answers=a.min_answers, progress=cb, **kw)
         else:
             cb(0, 1, f"embedding {len(files)} styles")
             prior = prior_from_styles(files, emb, **kw)
@@ -70,6 +79,12 @@ def add_parsers(sub) -> None:
     )
     f.add_argument("--packaged", action="store_true", help="include the packaged styles and population")
     f.add_argument("--db", help="include the sessions that chose to share their taste, from this store")
+    f.add_argument(
+        "--min-answers",
+        type=int_range(1),
+        default=5,
+        help="with --db: the fewest answers a shared session needs to join (default 5)",
+    )
     f.add_argument("--embedder", default="minilm", help=embedder_help())
     f.add_argument("--noise-floor", type=float, default=0.0, help="lower bound on the isotropic variance")
     f.add_argument("--scale", type=float, default=10.0, help="assumed rationality β₀ (default 10)")

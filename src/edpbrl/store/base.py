@@ -51,6 +51,7 @@ class SessionRow(TypedDict):
     n_questions: int | None
     extensions: list[dict]  # [{"episodes": n, "after": live answers at the time}], in order
     design_seconds: float | None
+    share: bool  # the person lets their estimated taste join the population prior (opt-in)
 
 
 class QuestionRow(TypedDict):
@@ -102,7 +103,7 @@ class Store(Protocol):
         ...
 
     # -- sessions
-    def create_session(self, *, style: str, k: int, episodes: int) -> str:
+    def create_session(self, *, style: str, k: int, episodes: int, share: bool = False) -> str:
         """A new session in status ``designing`` with a fresh :func:`new_token` id and a random
         image seed; returns its id."""
         ...
@@ -111,6 +112,15 @@ class Store(Protocol):
 
     def session_ids(self) -> list[str]:
         """Every session id, oldest first."""
+        ...
+
+    def set_share(self, sid: str, share: bool) -> None:
+        """Record whether the person lets their estimated taste join the population prior
+        (``edpbrl prior fit --db``); StoreError for an unknown session."""
+        ...
+
+    def shared_session_ids(self) -> list[str]:
+        """The ids of the sessions whose person chose to share their taste, oldest first."""
         ...
 
     def set_design(

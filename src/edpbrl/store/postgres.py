@@ -44,8 +44,10 @@ CREATE TABLE IF NOT EXISTS sessions (
     certificate   JSON,
     n_questions   INTEGER,
     extensions    JSON NOT NULL DEFAULT '[]',
-    design_seconds DOUBLE PRECISION
+    design_seconds DOUBLE PRECISION,
+    share         BOOLEAN NOT NULL DEFAULT FALSE
 );
+ALTER TABLE sessions ADD COLUMN IF NOT EXISTS share BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE TABLE IF NOT EXISTS questions (
     id            TEXT PRIMARY KEY,
     session_id    TEXT NOT NULL REFERENCES sessions(id),
@@ -91,7 +93,7 @@ _SCHEMA_LOCK = 0x6564_7062  # advisory lock id ("edpb"): one process creates the
 
 _SESSION_COLS = (
     "id, created_at, updated_at, style, k, episodes, image_seed, status, error, config,"
-    " certificate, n_questions, extensions, design_seconds"
+    " certificate, n_questions, extensions, design_seconds, share"
 )
 _QUESTION_COLS = (
     "id, session_id, idx, episode, step, slot, options, display_order, seeds, shown_at,"
@@ -108,9 +110,7 @@ def _psycopg():
     try:
         import psycopg
     except ImportError:
-        raise StoreError(
-            "PostgreSQL stores need psycopg 3: pip install 'edpbrl[postgres]'"
-        ) from None
+        raise StoreError("PostgreSQL stores need psycopg 3: pip install 'edpbrl[postgres]'") from None
     return psycopg
 
 
@@ -244,16 +244,30 @@ class PostgresStore:
         return row is not None
 
     # -- sessions ---------------------------------------------------------------------------
-    def create_session(self, *, style: str, k: int, episodes: int) -> str:
+    def create_session(self, *, style: str, k: int, episodes: int, share: bool = False) -> str:
         sid = new_token()
         now = time.time()
         with self._tx() as c:
             c.execute(
                 "INSERT INTO sessions (id, created_at, updated_at, style, k, episodes, image_seed,"
-                " status) VALUES (%s, %s, %s, %s, %s, %s, %s, 'designing')",
-                (sid, now, now, style, k, episodes, secrets.randbelow(2**31)),
+                " status, share) VALUES (%s, %s, %s, %s, %s, %s, %s, 'designing', %s)",
+                (sid, now, now, style, k, episodes, secrets.randbelow(2**31), bool(share)),
             )
         return sid
+
+    def set_share(self, sid: str, share: bool) -> None:
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE sessions SET share = %s, updated_at = %s WHERE id = %s",
+                (bool(share), time.time(), sid),
+            )
+            if cur.rowcount == 0:
+                raise StoreError(f"unknown session {sid}")
+
+    def shared_session_ids(self) -> list[str]:
+        with self._conn() as c:
+            rows = c.execute("SELECT id FROM sessions WHERE share ORDER BY created_at").fetchall()
+        return [r["id"] for r in rows]
 
     def get_session(self, sid: str) -> dict[str, Any] | None:
         with self._conn() as c:

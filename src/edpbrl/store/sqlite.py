@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     certificate   TEXT,
     n_questions   INTEGER,
     extensions    TEXT NOT NULL DEFAULT '[]',
-    design_seconds REAL
+    design_seconds REAL,
+    share         INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS questions (
     id            TEXT PRIMARY KEY,
@@ -123,6 +124,9 @@ class SQLiteStore:
             with self._conn() as c:
                 c.execute("PRAGMA journal_mode=WAL")
                 c.executescript(_SCHEMA)
+                cols = {r["name"] for r in c.execute("PRAGMA table_info(sessions)").fetchall()}
+                if "share" not in cols:  # a store written before sessions could share their taste
+                    c.execute("ALTER TABLE sessions ADD COLUMN share INTEGER NOT NULL DEFAULT 0")
         except sqlite3.DatabaseError as exc:
             self._drop_conn()
             raise StoreError(f"cannot open database {self.path}: {exc}") from None
@@ -191,20 +195,37 @@ class SQLiteStore:
                 raise
 
     # -- sessions ---------------------------------------------------------------------------
-    def create_session(self, *, style: str, k: int, episodes: int) -> str:
+    def create_session(self, *, style: str, k: int, episodes: int, share: bool = False) -> str:
         sid = new_token()
         now = time.time()
         with self._tx() as c:
             c.execute(
                 "INSERT INTO sessions (id, created_at, updated_at, style, k, episodes, image_seed,"
-                " status) VALUES (?, ?, ?, ?, ?, ?, ?, 'designing')",
-                (sid, now, now, style, k, episodes, secrets.randbelow(2**31)),
+                " status, share) VALUES (?, ?, ?, ?, ?, ?, ?, 'designing', ?)",
+                (sid, now, now, style, k, episodes, secrets.randbelow(2**31), int(bool(share))),
             )
         return sid
 
     def get_session(self, sid: str) -> dict[str, Any] | None:
         with self._conn() as c:
-            return c.execute("SELECT * FROM sessions WHERE id = ?", (sid,)).fetchone()
+            row = c.execute("SELECT * FROM sessions WHERE id = ?", (sid,)).fetchone()
+        if row is not None:
+            row["share"] = bool(row["share"])
+        return row
+
+    def set_share(self, sid: str, share: bool) -> None:
+        with self._tx() as c:
+            cur = c.execute(
+                "UPDATE sessions SET share = ?, updated_at = ? WHERE id = ?",
+                (int(bool(share)), time.time(), sid),
+            )
+            if cur.rowcount == 0:
+                raise StoreError(f"unknown session {sid}")
+
+    def shared_session_ids(self) -> list[str]:
+        with self._conn() as c:
+            rows = c.execute("SELECT id FROM sessions WHERE share = 1 ORDER BY created_at").fetchall()
+        return [r["id"] for r in rows]
 
     def session_ids(self) -> list[str]:
         with self._conn() as c:

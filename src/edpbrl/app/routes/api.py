@@ -21,7 +21,7 @@ from ...export import FORMATS
 from ...version import __version__
 from .. import views
 from ..context import AppContext, get_ctx
-from ..schemas import AnswerBody, ChooseBody, ExtendBody, NewSession, UndoBody, errors
+from ..schemas import AnswerBody, ChooseBody, ExtendBody, NewSession, ShareBody, UndoBody, errors
 
 router = APIRouter()
 Ctx = Annotated[AppContext, Depends(get_ctx)]
@@ -51,7 +51,9 @@ def health(ctx: Ctx):
 @router.post("/api/sessions", status_code=201, responses=errors(*_POST))
 def new_session(body: NewSession, ctx: Ctx):
     m = ctx.manager
-    rt = m.create(style=body.style.strip(), k=body.k or m.k, episodes=body.episodes or m.episodes)
+    rt = m.create(
+        style=body.style.strip(), k=body.k or m.k, episodes=body.episodes or m.episodes, share=body.share
+    )
     return {"id": rt.sid, "url": f"/s/{rt.sid}", "state": rt.state}
 
 
@@ -96,6 +98,12 @@ async def get_result(sid: str, ctx: Ctx):
 def post_extend(sid: str, body: ExtendBody, ctx: Ctx):
     with views.checkout(ctx, sid) as rt:
         return views.extend_session(ctx, views.ready(rt), body.episodes)
+
+
+@router.post("/api/sessions/{sid}/share", responses=errors(404, *_POST))
+def post_share(sid: str, body: ShareBody, ctx: Ctx):
+    with views.checkout(ctx, sid) as rt:
+        return views.set_share(ctx, rt, body.share)
 
 
 @router.get(

@@ -54,6 +54,7 @@ async def result_page(request: Request, sid: str, ctx: Ctx):
             return {
                 "sid": rt.sid,
                 "style": row["style"],
+                "share": bool(row.get("share")),
                 "res": views.session_result(ctx, rt),
                 "cert": row["certificate"] or {},
                 "done": views.is_done(rt),

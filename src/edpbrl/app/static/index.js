@@ -12,7 +12,7 @@
     const button = document.getElementById("start");
     button.disabled = true;
     try {
-      const body = { style };
+      const body = { style, share: document.getElementById("share").checked };
       if (Number.isInteger(k)) body.k = k;
       if (Number.isInteger(episodes)) body.episodes = episodes;
       const data = await api("POST", "/api/sessions", body);

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from . import design
-from .options import embedder_help, print_json
+from .options import add_json_option, embedder_help, int_range, print_json
 
 
 def _server_args(a) -> list[str]:
@@ -84,10 +84,33 @@ def _server_options(p) -> None:
     )
 
 
+def cmd_bench_encoder(a) -> int:
+    from ..experiments.bench_encoder import run
+
+    rows = run(specs=a.spec or ["minilm", "minilm:bf16"], batches=a.batch or [12, 120], texts=a.texts)
+    if a.json:
+        print_json(rows)
+        return 0
+    print(f"{'encoder':<16}{'batch':>6}{'texts/s':>10}{'× first':>9}")
+    for r in rows:
+        print(f"{r['spec']:<16}{r['batch']:>6}{r['texts_per_second']:>10.1f}{r['ratio_to_first']:>9.2f}")
+    return 0
+
+
 def add_parsers(sub) -> None:
     b = sub.add_parser("bench", help="benchmarks that print figures")
     bsub = b.add_subparsers(dest="bench", required=True)
     design.add_bench_parser(bsub)
+    be = bsub.add_parser("encoder", help="encoder throughput by spec and batch size on this machine")
+    be.add_argument(
+        "--spec", action="append", help="an encoder spec; repeatable (default minilm, minilm:bf16)"
+    )
+    be.add_argument(
+        "--batch", action="append", type=int_range(1, 4096), help="batch size; repeatable (default 12, 120)"
+    )
+    be.add_argument("--texts", type=int_range(1, 100_000), default=240, help="prompts timed (default 240)")
+    add_json_option(be)
+    be.set_defaults(fn=cmd_bench_encoder)
 
     ba = bsub.add_parser(
         "app",

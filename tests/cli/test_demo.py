@@ -45,6 +45,7 @@ def test_plain_report_says_who_what_how_close(outputs):
         assert f"   {row}" in out
     assert "50.0%" in out  # asking nothing: a coin flip
     assert "0 = the same direction, 1 = unrelated" in flat
+    assert "The learner started from a guess: the person's own words ('sunny') and a prior" in flat
 
 
 def test_json_has_the_same_content(outputs):
@@ -61,11 +62,14 @@ def test_json_has_the_same_content(outputs):
         "learned",
         "prompts",
     } <= set(d)
-    assert [c["name"] for c in d["comparisons"]] == [
+    assert [c["name"] for c in d["comparisons"]] == [  # the default: a prior and the style's name
         "asking nothing",
+        "your words, 0 questions",
+        "random, flat prior",
         "random questions",
         "ed-pbrl (this demo)",
     ]
+    assert d["prior"] == "packaged" and d["words"] == "sunny"
     assert d["comparisons"][0]["preference_error"] == 0.5
     plain = outputs["plain"]
     assert all(p["prompt"].split(", ")[0] in plain for p in d["prompts"])

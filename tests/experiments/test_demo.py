@@ -81,3 +81,25 @@ def test_arguments_checked_first(tiny_vocab_dir):
         run_demo("sunny", vocab=str(tiny_vocab_dir), method="nosuch", **KW)
     with pytest.raises(EdpbrlError, match="^style file not found: nosuch"):
         run_demo("nosuch", vocab=str(tiny_vocab_dir), **KW)
+
+
+def test_with_a_prior_the_guess_and_both_random_rows(tiny_vocab_dir):
+    """With a prior: the zero-question guess (the prior's mean moved by the words), random
+    questions with the same start and with the flat prior — each exactly a simulate session."""
+    d = run_demo("sunny", vocab=str(tiny_vocab_dir), prior="packaged", words="auto", **KW)
+    names = [c.name for c in d.comparisons]
+    first, last = ["asking nothing", "your words, 0 questions"], ["random questions", "ed-pbrl (this demo)"]
+    assert names == [*first, "random, flat prior", *last]
+    assert d.prior == "packaged" and d.words == "sunny" and d.row("your words, 0 questions").questions == 0
+    with_prior = SimConfig(
+        k=3, embedder="hashing:16", vocab=str(tiny_vocab_dir), prior="packaged", words="auto"
+    )
+    flat = SimConfig(k=3, embedder="hashing:16", vocab=str(tiny_vocab_dir))
+    for method, cfg, name in (
+        ("random", flat, "random, flat prior"),
+        ("random", with_prior, "random questions"),
+        ("ed-pbrl", with_prior, "ed-pbrl (this demo)"),
+    ):
+        [ref] = run_one("sunny", method, [4], 0, cfg)
+        assert d.row(name).preference_error == ref["preference_error"]
+        assert d.row(name).cosine_error == ref["cosine_error"]

@@ -118,6 +118,17 @@ def print_demo(r) -> None:
             f"   {row.name:<26} {row.questions:>9}  {_pct(row.preference_error):>16}  "
             f"{row.cosine_error:>12.3f}"
         )
+    if r.prior != "none":
+        said = f"the person's own words ({r.words!r}) and " if r.words else ""
+        print(
+            _wrap(
+                f"The learner started from a guess: {said}a prior fitted on earlier people "
+                f"(prior {r.prior}; a person with this style's name is left out of it). The rows show "
+                "that guess before any question, then what the answers add — against random questions "
+                "at the same count with the same start, and with the flat prior.",
+                "   ",
+            )
+        )
     print(
         _wrap(
             "cosine error = 1 − cos(estimate, true taste): 0 = the same direction, 1 = unrelated. "
@@ -169,6 +180,8 @@ def cmd_demo(a) -> int:
             embedder=a.embedder,
             vocab=a.vocab,
             seed=a.seed,
+            prior=a.prior,
+            words=a.words,
             progress=cb,
         )
     if a.json:
@@ -185,8 +198,18 @@ def add_parsers(sub) -> None:
     m.add_argument(
         "--episodes",
         type=int_range(1, MAX_EPISODES),
-        default=30,
-        help=f"episodes, 1..{MAX_EPISODES} (default 30)",
+        default=6,
+        help=f"episodes, 1..{MAX_EPISODES} (default 6: 30 questions on the packaged vocabulary)",
+    )
+    m.add_argument(
+        "--prior",
+        default="packaged",
+        help="the learner's prior: packaged (earlier people; default), none (flat) or a prior file",
+    )
+    m.add_argument(
+        "--words",
+        default="auto",
+        help="the person's own words: auto (the style's name; default), misleading, none or a text",
     )
     m.add_argument("--k", type=int_range(2), default=4, help="options per question (default 4)")
     m.add_argument("--lam", type=positive_float, default=1.0, help="regulariser λ > 0 (default 1)")

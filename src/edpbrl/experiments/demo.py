@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +114,8 @@ class DemoResult:
     embedder: str
     seed: int
     seconds: float
+    prior: str = "none"  # the learner's prior ("none": flat)
+    words: str | None = None  # the person's own words given to the learner
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -188,20 +190,37 @@ def run_demo(
     n_examples: int = 3,
     n_prompts: int = 4,
     min_diff_slots: int = 2,
+    prior: str = "none",
+    words: str = "auto",
     progress: Progress | None = None,
 ) -> DemoResult:
     """Run the demo (see the module docstring). Arguments are checked before anything runs:
     ``episodes`` in 1..:data:`~edpbrl.personalizer.MAX_EPISODES`, known methods, a readable
-    style. ``baselines``: methods run with the same person, seed and number of episodes."""
+    style. ``baselines``: methods run with the same person, seed and number of episodes.
+
+    ``prior`` ("none", "packaged" or a prior file; the style's namesake is left out) and ``words``
+    ("auto": the style's name; "misleading"; a text; "none"): the learner starts from the prior's
+    guess moved by the words. Then the rows also show that guess with no question asked, the
+    baselines run with the same prior and words, and random questions with the flat prior."""
     t0 = time.perf_counter()
     if isinstance(episodes, bool) or not isinstance(episodes, int) or not 1 <= episodes <= MAX_EPISODES:
         raise EdpbrlError(f"episodes must be in 1..{MAX_EPISODES}, got {episodes!r}")
     for m in (method, *baselines):
         STRATEGIES.get(m)  # one-line error for an unknown method
     sentences = read_style(style)
-    cfg = SimConfig(k=k, rationality=rationality, lam=lam, embedder=embedder, vocab=vocab)
+    with_prior = prior not in (None, "none")
+    cfg = SimConfig(
+        k=k,
+        rationality=rationality,
+        lam=lam,
+        embedder=embedder,
+        vocab=vocab,
+        prior=prior if with_prior else "none",
+        words=words if with_prior else "none",
+    )
     name = Path(style).stem
     world, theta_star, user, p = start_session(style, method, episodes, seed, cfg, progress)
+    guess = p.fit() if with_prior else None  # before any answer: the prior's guess
     _run(p, user, world, method, progress)
     comparisons = [
         comparison(
@@ -215,15 +234,47 @@ def run_demo(
             seed,
         )
     ]
+    if with_prior:
+        said = f"their words ({p.words!r}) and " if p.words else ""
+        comparisons.append(
+            comparison(
+                "your words, 0 questions" if p.words else "the prior, 0 questions",
+                f"no questions: the guess from {said}the {len(p.prior.names)} earlier people of the prior",
+                guess,
+                theta_star,
+                user,
+                world,
+                cfg,
+                seed,
+            )
+        )
+        flat = replace(cfg, prior="none", words="none")
+        _, _, f_user, fp = start_session(style, "random", episodes, seed, flat)
+        _run(fp, f_user, world, "random, flat prior", progress)
+        comparisons.append(
+            comparison(
+                "random, flat prior",
+                "random questions without the prior or the words; the same person and count",
+                fp.fit(),
+                theta_star,
+                f_user,
+                world,
+                flat,
+                seed,
+                method="random",
+                questions=fp.n_answered,
+            )
+        )
     for b in dict.fromkeys(baselines):
         if b == method:
             continue
         _, _, b_user, bp = start_session(style, b, episodes, seed, cfg)
         _run(bp, b_user, world, b, progress)
+        same = "; with the same prior and words" if with_prior else ""
         comparisons.append(
             comparison(
                 f"{b} questions",
-                f"{STRATEGIES.help(b)}; the same person, seed and number of episodes",
+                f"{STRATEGIES.help(b)}; the same person, seed and number of episodes{same}",
                 bp.fit(),
                 theta_star,
                 b_user,
@@ -307,5 +358,7 @@ def run_demo(
         min_diff_slots=min_diff_slots,
         embedder=embedder,
         seed=seed,
+        prior=prior if with_prior else "none",
+        words=p.words,
         seconds=time.perf_counter() - t0,
     )

@@ -198,8 +198,8 @@ def add_parsers(sub) -> None:
     m.add_argument(
         "--episodes",
         type=int_range(1, MAX_EPISODES),
-        default=6,
-        help=f"episodes, 1..{MAX_EPISODES} (default 6: 30 questions on the packaged vocabulary)",
+        default=5,
+        help=f"episodes, 1..{MAX_EPISODES} (default 5: 30 questions on the packaged vocabulary)",
     )
     m.add_argument(
         "--prior",

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Issue 9's experiments: thirty questions with a population prior and the person's own words, on
+# our protocol (per-slot paper vocabulary, β = 10, A-criterion, K = 4, dense feedback), against
+# flat-prior random questions. Seeds in chunks of 10 (a finished chunk is skipped), merged per
+# experiment. Needs `edpbrl data paper` first. Usage: run.sh [EXPERIMENT ...] (default: all).
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+E=".venv/bin/edpbrl"
+OUT=docs/results/prior
+STYLES=(--style paper:sunny --style paper:medieval --style paper:technological)
+COMMON=(--protocol ours --embedder minilm --workers "${WORKERS:-2}" --no-progress "${STYLES[@]}")
+BUDGETS=(--episodes 6 --episodes 20 --episodes 60)  # 30 / 100 / 300 questions (5 per episode)
+run() {  # name, then curves options
+  local name=$1; shift
+  for off in 0 10; do
+    local dir="$OUT/$name/chunk$off"
+    if [ -f "$dir/results.json" ]; then continue; fi
+    rm -rf "$dir"; mkdir -p "$(dirname "$dir")"
+    HF_HUB_OFFLINE=1 "$E" experiment curves "$@" "${COMMON[@]}" --seeds 10 --seed-offset "$off" --out "$dir" > "$dir.log" 2>&1
+  done
+  HF_HUB_OFFLINE=1 "$E" experiment merge "$OUT/$name/chunk0/results.json" "$OUT/$name/chunk10/results.json" --out "$OUT/$name/merged" --force > /dev/null
+}
+ALL=("$@")
+sel() { [ ${#ALL[@]} -eq 0 ] && return 0; for x in "${ALL[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
+if sel flat; then run flat --method random --label flat "${BUDGETS[@]}"; fi
+if sel prior; then
+  run prior --prior packaged --words auto --label prior+words \
+    --method random --method ed-pbrl-rounded --method ed-pbrl "${BUDGETS[@]}"
+fi
+if sel orthogonal; then  # a person unlike the population: the population mean's direction removed
+  run orthogonal-flat --user orthogonal --method random --label flat --episodes 20
+  run orthogonal-prior --user orthogonal --prior packaged --words auto --label prior+words \
+    --method random --method ed-pbrl-rounded --episodes 20
+fi
+if sel misleading; then  # words that point away: the name of the least similar population member
+  run misleading --prior packaged --words misleading --label prior+misleading \
+    --method random --method ed-pbrl-rounded --episodes 20
+fi
+if sel other-model; then  # the person judges with MiniLM's static wordpiece embeddings
+  run other-model-flat --world other-model --method random --label flat --episodes 6
+  run other-model-prior --world other-model --prior packaged --words auto --label prior+words \
+    --method random --method ed-pbrl-rounded --episodes 6
+fi

@@ -1,0 +1,129 @@
+"""Tables and a plot of issue 9's experiments (run from the repository root after run.sh):
+
+    python docs/results/prior/summarise.py            # prints markdown, writes summary.md + PNG
+
+Reads docs/results/prior/*/merged/results.json (whichever exist); each row is a (style, method
+[label], budget) cell with its mean ± s.e. over 20 seeds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path("docs/results/prior")
+
+
+def load() -> dict:
+    cells = {}
+    for f in sorted(ROOT.glob("*/merged/results.json")):
+        for r in json.load(open(f))["results"]:
+            key = (f.parts[-3], r["style"], r["method"], int(round(r["questions_mean"])))
+            cells[key] = r
+    return cells
+
+
+def fmt(r, metric="preference_error") -> str:
+    return f"{r[metric + '_mean']:.3f} ± {r[metric + '_se']:.3f}"
+
+
+def table(cells, exp_methods, budgets, metric="preference_error") -> str:
+    """Rows: methods; columns: style @ questions."""
+    styles = sorted({k[1] for k in cells})
+    cols = [(st, q) for st in styles for q in budgets]
+    lines = [
+        "| method | " + " | ".join(f"{st} @{q}" for st, q in cols) + " |",
+        "|---" * (1 + len(cols)) + "|",
+    ]
+    for e, m in exp_methods:
+        row = [m]
+        for st, q in cols:
+            r = cells.get((e, st, m, q))
+            row.append(f"{r[metric + '_mean']:.3f}" if r else "–")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    cells = load()
+    out = []
+    main_methods = [
+        ("flat", "random[flat]"),
+        ("prior", "random[prior+words]"),
+        ("prior", "ed-pbrl-rounded[prior+words]"),
+        ("prior", "ed-pbrl[prior+words]"),
+    ]
+    for metric in ("preference_error", "cosine_error", "choice_accuracy"):
+        out.append(
+            f"### {metric.replace('_', ' ')} (mean over 20 seeds; s.e. in results.json), by questions\n"
+        )
+        out.append(table(cells, main_methods, (30, 100, 300), metric) + "\n")
+    checks = []
+    for s in sorted({k[1] for k in cells}):
+        flat300 = cells.get(("flat", s, "random[flat]", 300))
+        if not flat300:
+            continue
+        ref = flat300["preference_error_mean"]
+        for e, m in main_methods[1:]:
+            r30 = cells.get((e, s, m, 30))
+            if r30:
+                checks.append(
+                    f"| {s} | {m} | {r30['preference_error_mean']:.3f} | {ref:.3f} | "
+                    f"{r30['preference_error_mean'] / ref:.2f} |"
+                )
+    out.append("### System target: error at 30 questions against flat random at 300 (≤ 0.5 asked)\n")
+    out.append(
+        "| style | method | @30 | flat random @300 | ratio |\n|---|---|---|---|---|\n"
+        + "\n".join(checks)
+        + "\n"
+    )
+    for exp, title in (
+        ("orthogonal", "a person unlike the population (population-mean direction removed)"),
+        ("misleading", "misleading words"),
+        ("other-model", "a person judging with another text model"),
+    ):
+        rows = {k: v for k, v in cells.items() if k[0].startswith(exp)}
+        if rows:
+            out.append(f"### {title}\n")
+            out.append(
+                "| experiment | style | method | questions | preference error | choice accuracy |\n|---|---|---|---|---|---|"
+            )
+            for (e, s, m, q), r in sorted(rows.items()):
+                out.append(f"| {e} | {s} | {m} | {q} | {fmt(r)} | {fmt(r, 'choice_accuracy')} |")
+            out.append("")
+    text = "\n".join(out)
+    (ROOT / "summary.md").write_text(text + "\n")
+    print(text)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        styles = sorted({k[1] for k in cells})
+        fig, axes = plt.subplots(1, len(styles), figsize=(5 * len(styles), 4), squeeze=False)
+        for ax, s in zip(axes[0], styles):
+            for e, m in main_methods:
+                pts = sorted((q, r) for (ee, ss, mm, q), r in cells.items() if (ee, ss, mm) == (e, s, m))
+                if pts:
+                    ax.errorbar(
+                        [q for q, _ in pts],
+                        [r["preference_error_mean"] for _, r in pts],
+                        yerr=[r["preference_error_se"] for _, r in pts],
+                        marker="o",
+                        label=m,
+                        capsize=3,
+                    )
+            ax.set_xscale("log")
+            ax.set_title(s)
+            ax.set_xlabel("questions")
+            ax.set_ylabel("preference error")
+            ax.grid(alpha=0.3)
+        axes[0][0].legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(ROOT / "preference_error.png", dpi=100)
+    except ImportError:
+        pass
+
+
+if __name__ == "__main__":
+    main()

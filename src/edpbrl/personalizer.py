@@ -317,9 +317,10 @@ class Personalizer:
 
     def candidate_prompts(self, n: int = 200, pairs: int = 2000) -> tuple[np.ndarray, np.ndarray]:
         """Features (n, d) of ``n`` random full prompts from the vocabulary and ``pairs`` random
-        pairs (m, 2) of them (seeded by the session; encoded once): what :meth:`confidence` judges."""
+        pairs (m, 2) of them: what :meth:`confidence` judges. The same for every session on a
+        vocabulary (a fixed seed), so that a server with a shared encoder cache encodes them once."""
         if self._candidates is None:
-            rng = np.random.default_rng([self.seed, 7919])
+            rng = np.random.default_rng(7919)
             texts = list(
                 dict.fromkeys(
                     self.vocabulary.prompt([int(rng.integers(len(s))) for s in self.vocabulary.slots]) or " "

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import solve_triangular
 from scipy.stats import norm
 
 from .errors import EdpbrlError
@@ -32,9 +33,11 @@ def expected_pair_error(theta, hessian, X, pairs) -> float:
         L = np.linalg.cholesky(0.5 * (H + H.T))
     except np.linalg.LinAlgError:
         raise EdpbrlError("the posterior precision is not positive definite") from None
-    D = X[pairs[:, 0]] - X[pairs[:, 1]]  # (m, d)
-    mean = D @ theta
-    Z = np.linalg.solve(L, D.T)  # L⁻¹Δ: its squared norm is ΔᵀH⁻¹Δ
+    # L⁻¹Δ has squared norm ΔᵀH⁻¹Δ; solve once per candidate (n ≪ m), then difference the pairs
+    W = solve_triangular(L, X.T, lower=True, check_finite=False)  # (d, n)
+    u = X @ theta
+    mean = u[pairs[:, 0]] - u[pairs[:, 1]]
+    Z = W[:, pairs[:, 0]] - W[:, pairs[:, 1]]  # (d, m)
     sd = np.sqrt((Z * Z).sum(0))
     err = np.where(sd > 0, norm.cdf(-np.abs(mean) / np.maximum(sd, 1e-300)), 0.5)
     err = np.where((sd == 0) & (mean != 0), 0.0, err)

@@ -2,13 +2,17 @@
 # Issue 9's experiments: thirty questions with a population prior and the person's own words, on
 # our protocol (per-slot paper vocabulary, β = 10, A-criterion, K = 4, dense feedback), against
 # flat-prior random questions. Seeds in chunks of 10 (a finished chunk is skipped), merged per
-# experiment. Needs `edpbrl data paper` first. Usage: run.sh [EXPERIMENT ...] (default: all).
+# experiment. Needs `edpbrl data paper` first.
+# Usage: run.sh [EXPERIMENT ...]; experiments: flat prior orthogonal misleading other-model loo
+# (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 E=".venv/bin/edpbrl"
 OUT=docs/results/prior
 STYLES=(--style paper:sunny --style paper:medieval --style paper:technological)
-COMMON=(--protocol ours --embedder minilm --workers "${WORKERS:-2}" --no-progress "${STYLES[@]}")
+PACKAGED=()  # the 10 packaged styles, each evaluated with its namesake left out of the prior
+for f in src/edpbrl/data/styles/*.txt; do PACKAGED+=(--style "$(basename "$f" .txt)"); done
+COMMON=(--protocol ours --embedder minilm --workers "${WORKERS:-2}" --no-progress)
 BUDGETS=(--episodes 6 --episodes 20 --episodes 60)  # 30 / 100 / 300 questions (5 per episode)
 run() {  # name, then curves options
   local name=$1; shift
@@ -16,10 +20,11 @@ run() {  # name, then curves options
     local dir="$OUT/$name/chunk$off"
     if [ -f "$dir/results.json" ]; then continue; fi
     rm -rf "$dir"; mkdir -p "$(dirname "$dir")"
-    HF_HUB_OFFLINE=1 "$E" experiment curves "$@" "${COMMON[@]}" --seeds 10 --seed-offset "$off" --out "$dir" > "$dir.log" 2>&1
+    HF_HUB_OFFLINE=1 "$E" experiment curves "$@" "${COMMON[@]}" "${STY[@]}" --seeds 10 --seed-offset "$off" --out "$dir" > "$dir.log" 2>&1
   done
   HF_HUB_OFFLINE=1 "$E" experiment merge "$OUT/$name/chunk0/results.json" "$OUT/$name/chunk10/results.json" --out "$OUT/$name/merged" --force > /dev/null
 }
+STY=("${STYLES[@]}")
 ALL=("$@")
 sel() { [ ${#ALL[@]} -eq 0 ] && return 0; for x in "${ALL[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
 if sel flat; then run flat --method random --label flat "${BUDGETS[@]}"; fi
@@ -40,4 +45,11 @@ if sel other-model; then  # the person judges with MiniLM's static wordpiece emb
   run other-model-flat --world other-model --method random --label flat --episodes 6
   run other-model-prior --world other-model --prior packaged --words auto --label prior+words \
     --method random --method ed-pbrl-rounded --episodes 6
+fi
+if sel loo; then  # the packaged styles, leave-one-out: flat random to 300 questions, prior to 100
+  STY=("${PACKAGED[@]}")
+  run loo-flat --method random --label flat "${BUDGETS[@]}"
+  run loo-prior --prior packaged --words auto --label prior+words \
+    --method random --method ed-pbrl-rounded --episodes 6 --episodes 20
+  STY=("${STYLES[@]}")
 fi

@@ -28,7 +28,8 @@ def fmt(r, metric="preference_error") -> str:
 
 def table(cells, exp_methods, budgets, metric="preference_error") -> str:
     """Rows: methods; columns: style @ questions."""
-    styles = sorted({k[1] for k in cells})
+    exps = {e for e, _ in exp_methods}
+    styles = sorted({k[1] for k in cells if k[0] in exps})
     cols = [(st, q) for st in styles for q in budgets]
     lines = [
         "| method | " + " | ".join(f"{st} @{q}" for st, q in cols) + " |",
@@ -41,6 +42,36 @@ def table(cells, exp_methods, budgets, metric="preference_error") -> str:
             row.append(f"{r[metric + '_mean']:.3f}" if r else "–")
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def loo_table(cells) -> str:
+    """Per packaged style: flat random at 30 / 300 questions, random and the rounded design with
+    the prior at 30 / 100, and the system ratio (prior random @30 ÷ flat random @300)."""
+    rows = []
+    for s in sorted({k[1] for k in cells if k[0] == "loo-flat"}):
+        get = {
+            "f30": cells.get(("loo-flat", s, "random[flat]", 30)),
+            "f300": cells.get(("loo-flat", s, "random[flat]", 300)),
+            "r30": cells.get(("loo-prior", s, "random[prior+words]", 30)),
+            "r100": cells.get(("loo-prior", s, "random[prior+words]", 100)),
+            "d30": cells.get(("loo-prior", s, "ed-pbrl-rounded[prior+words]", 30)),
+            "d100": cells.get(("loo-prior", s, "ed-pbrl-rounded[prior+words]", 100)),
+        }
+        vals = [fmt(r) if r else "–" for r in get.values()]
+        ratio = (
+            f"{get['r30']['preference_error_mean'] / get['f300']['preference_error_mean']:.2f}"
+            if get["r30"] and get["f300"]
+            else "–"
+        )
+        rows.append(f"| {s} | " + " | ".join(vals) + f" | {ratio} |")
+    if not rows:
+        return ""
+    head = (
+        "| style | flat random @30 | flat random @300 | prior random @30 | prior random @100 "
+        "| prior rounded @30 | prior rounded @100 | ratio @30 / flat @300 |\n"
+        "|---|---|---|---|---|---|---|---|\n"
+    )
+    return head + "\n".join(rows)
 
 
 def main() -> None:
@@ -58,7 +89,7 @@ def main() -> None:
         )
         out.append(table(cells, main_methods, (30, 100, 300), metric) + "\n")
     checks = []
-    for s in sorted({k[1] for k in cells}):
+    for s in sorted({k[1] for k in cells if k[0] == "flat"}):
         flat300 = cells.get(("flat", s, "random[flat]", 300))
         if not flat300:
             continue
@@ -85,11 +116,16 @@ def main() -> None:
         if rows:
             out.append(f"### {title}\n")
             out.append(
-                "| experiment | style | method | questions | preference error | choice accuracy |\n|---|---|---|---|---|---|"
+                "| experiment | style | method | questions | preference error | choice accuracy |\n"
+                "|---|---|---|---|---|---|"
             )
             for (e, s, m, q), r in sorted(rows.items()):
                 out.append(f"| {e} | {s} | {m} | {q} | {fmt(r)} | {fmt(r, 'choice_accuracy')} |")
             out.append("")
+    loo = loo_table(cells)
+    if loo:
+        out.append("### The packaged styles, each left out of the prior (preference error, ± s.e.)\n")
+        out.append(loo + "\n")
     text = "\n".join(out)
     (ROOT / "summary.md").write_text(text + "\n")
     print(text)
@@ -99,7 +135,7 @@ def main() -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        styles = sorted({k[1] for k in cells})
+        styles = sorted({k[1] for k in cells if k[0] in ("flat", "prior")})
         fig, axes = plt.subplots(1, len(styles), figsize=(5 * len(styles), 4), squeeze=False)
         for ax, s in zip(axes[0], styles):
             for e, m in main_methods:

@@ -6,7 +6,6 @@ import asyncio
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -15,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from ..render import Generator, ImageCache
 from ..store import Store
+from .heavy import RESULT, PriorityExecutor
 from .sessions import SessionManager
 
 SUMMARY_EVERY = 3  # show "what I've learned so far" after every this many answers
@@ -39,7 +39,8 @@ class AppContext:
 
     ``heavy_threads``: how many heavy requests (summary, results, exports, images) run at once,
     in threads of their own ``heavy_nice`` steps below the OS priority of answering (0: the
-    same); the rest wait their turn, so that answering never waits behind them for a core.
+    same); the rest wait their turn, most urgent first, so that answering never waits behind them
+    for a core and a person opening their results never waits behind other people's summaries.
     """
 
     store: Store
@@ -58,17 +59,19 @@ class AppContext:
         """Whether options and results come with rendered images."""
         return self.generator is not None
 
-    async def heavy(self, fn: Callable[[], T]) -> T:
-        """``fn()`` in one of ``heavy_threads`` low-priority worker threads (queued FIFO)."""
+    async def heavy(self, fn: Callable[[], T], priority: int = RESULT) -> T:
+        """``fn()`` in one of ``heavy_threads`` low-priority worker threads. Queued jobs run by
+        ``priority`` (:mod:`edpbrl.app.heavy`: an option's image, then results and exports, then
+        summaries), first come first served within one priority."""
         with self._heavy_lock:
             if self._heavy is None:
-                self._heavy = ThreadPoolExecutor(
+                self._heavy = PriorityExecutor(
                     max(1, int(self.heavy_threads)),
                     "edpbrl-heavy",
                     initializer=_lower_priority,
                     initargs=(int(self.heavy_nice),),
                 )
-        return await asyncio.get_running_loop().run_in_executor(self._heavy, fn)
+        return await asyncio.wrap_future(self._heavy.submit(fn, priority))
 
     def close(self) -> None:
         """Stop the heavy threads (waiting for what they run)."""

@@ -150,7 +150,7 @@ def add_parsers(sub) -> None:
     sv.add_argument(
         "--heavy-threads",
         type=int_range(1),
-        help="summaries, results and exports computed at once (default: cores - 1, at least 1)",
+        help="summaries, results and exports computed at once (default: the cores; they run niced)",
     )
     sv.add_argument(
         "--heavy-nice",

@@ -21,6 +21,7 @@ from ...export import FORMATS
 from ...version import __version__
 from .. import views
 from ..context import AppContext, get_ctx
+from ..heavy import BACKGROUND, INTERACTIVE
 from ..schemas import AnswerBody, ChooseBody, ExtendBody, NewSession, ShareBody, UndoBody, errors
 
 router = APIRouter()
@@ -82,7 +83,7 @@ async def get_summary(sid: str, ctx: Ctx):
         with views.checkout(ctx, sid) as rt:
             return views.learned_summary(ctx, views.ready(rt))
 
-    return await ctx.heavy(work)
+    return await ctx.heavy(work, BACKGROUND)
 
 
 @router.get("/api/sessions/{sid}/result", responses=errors(404, 409, *_PARAMS))
@@ -116,7 +117,7 @@ async def option_image(sid: str, qid: str, position: int, ctx: Ctx):
         with views.checkout(ctx, sid) as rt:
             return views.option_image(ctx, rt, qid, position)
 
-    return _png(await ctx.heavy(work))
+    return _png(await ctx.heavy(work, INTERACTIVE))
 
 
 @router.get(

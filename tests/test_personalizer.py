@@ -1,5 +1,7 @@
 """The ask/tell loop end to end with the hashing encoder on a tiny vocabulary."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -184,6 +186,31 @@ def test_sessions_sharing_an_encoder_share_the_mdp(tiny_vocab_dir):
     c = Personalizer.default(vocabulary=tiny_vocab_dir, embedder="hashing:16", k=3, episodes=2)
     assert c.mdp is not a.mdp
     np.testing.assert_array_equal(c.mdp.features.numpy(), a.mdp.features.numpy())
+
+
+def test_sessions_share_the_prior_precision_and_the_confidence_candidates(tiny_vocab_dir):
+    """What depends only on shared objects is held once (a server holds hundreds of sessions),
+    read-only, and equal to what a session computes on its own."""
+    from edpbrl.embed import load_embedder
+    from edpbrl.prior import fit_prior
+
+    rng = np.random.default_rng(0)
+    prior = fit_prior(rng.normal(size=(6, 16)), [f"s{i}" for i in range(6)], embedder="hashing:16")
+    prior = dataclasses.replace(prior, words_weight=0.5)  # the people's words move the mean
+    emb = load_embedder("hashing:16")
+    kw = dict(vocabulary=tiny_vocab_dir, embedder=emb, k=3, episodes=2, prior=prior)
+    a = Personalizer.default(seed=1, words="warm light", **kw)
+    b = Personalizer.default(seed=2, words="cold stone", **kw)
+    assert a.ctx.prior_precision is b.ctx.prior_precision
+    np.testing.assert_allclose(a.ctx.prior_precision.numpy(), prior.theta_precision())
+    assert not np.array_equal(a.prior.theta_mean(), b.prior.theta_mean())  # the words still count
+    (Xa, Pa), (Xb, Pb) = a.candidate_prompts(), b.candidate_prompts()
+    assert Xa is Xb and Pa is Pb and not Xa.flags.writeable
+    alone = Personalizer.default(**{**kw, "embedder": "hashing:16"})  # its own encoder and MDP
+    Xc, Pc = alone.candidate_prompts()
+    assert Xc is not Xa
+    np.testing.assert_array_equal(Xc, Xa)
+    np.testing.assert_array_equal(Pc, Pa)
 
 
 def test_fit_refuses_a_non_finite_estimate(tiny_vocab_dir):

@@ -12,6 +12,8 @@ a session is restored by :meth:`Personalizer.from_config` and replaying its answ
 from __future__ import annotations
 
 import copy
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -38,6 +40,29 @@ BEAM_CANDIDATES = 20
 
 
 MAX_EPISODES = 500  # the most episodes one session plans (the demo and the app cap at this)
+
+# values that depend only on objects many sessions share (the prior, the MDP): computed once per
+# object and shared read-only, so that a server holding hundreds of sessions holds them once
+_SHARED: OrderedDict[tuple, tuple] = OrderedDict()
+_SHARED_LOCK = threading.Lock()
+_SHARED_MAX = 16
+
+
+def _shared_value(kind: str, owner, compute: Callable):
+    """``compute()`` once per (``kind``, ``owner`` object); the last 16 are kept (with their owner,
+    so that an id is never reused while its entry lives)."""
+    key = (kind, id(owner))
+    with _SHARED_LOCK:
+        hit = _SHARED.get(key)
+        if hit is not None and hit[0] is owner:
+            _SHARED.move_to_end(key)
+            return hit[1]
+    value = compute()
+    with _SHARED_LOCK:
+        _SHARED[key] = (owner, value)
+        while len(_SHARED) > _SHARED_MAX:
+            _SHARED.popitem(last=False)
+    return value
 
 
 @dataclass(frozen=True)
@@ -133,8 +158,12 @@ class Personalizer:
         self.words = words
         self.prior = None if prior is None else prior.with_words(self._words_embedding(words))
         precision = None
-        if self.prior is not None:
-            precision = torch.as_tensor(self.prior.theta_precision(), dtype=torch.float64, device=device)
+        if prior is not None:  # the words move the mean only: the precision is the shared prior's
+            precision = _shared_value(
+                f"precision:{device}",
+                prior,
+                lambda: torch.as_tensor(prior.theta_precision(), dtype=torch.float64, device=device),
+            )
         self.strategy = strategy or make_strategy(method, criterion=criterion, tol=tol, device=device)
         self.ctx = StrategyContext(
             self.mdp,
@@ -318,19 +347,26 @@ class Personalizer:
     def candidate_prompts(self, n: int = 200, pairs: int = 2000) -> tuple[np.ndarray, np.ndarray]:
         """Features (n, d) of ``n`` random full prompts from the vocabulary and ``pairs`` random
         pairs (m, 2) of them: what :meth:`confidence` judges. The same for every session on a
-        vocabulary (a fixed seed), so that a server with a shared encoder cache encodes them once."""
+        vocabulary (a fixed seed): sessions sharing an MDP share them (read-only)."""
         if self._candidates is None:
-            rng = np.random.default_rng(7919)
-            texts = list(
-                dict.fromkeys(
-                    self.vocabulary.prompt([int(rng.integers(len(s))) for s in self.vocabulary.slots]) or " "
-                    for _ in range(n)
+
+            def draw() -> tuple[np.ndarray, np.ndarray]:
+                rng = np.random.default_rng(7919)
+                slots = self.vocabulary.slots
+                texts = list(
+                    dict.fromkeys(
+                        self.vocabulary.prompt([int(rng.integers(len(s))) for s in slots]) or " "
+                        for _ in range(n)
+                    )
                 )
-            )
-            X = np.asarray(self.embedder.encode(texts), dtype=np.float64)
-            i, j = rng.integers(len(texts), size=(2, pairs))
-            keep = i != j
-            self._candidates = (X, np.stack([i[keep], j[keep]], 1))
+                X = np.asarray(self.embedder.encode(texts), dtype=np.float64)
+                i, j = rng.integers(len(texts), size=(2, pairs))
+                keep = i != j
+                P = np.stack([i[keep], j[keep]], 1)
+                X.flags.writeable = P.flags.writeable = False
+                return X, P
+
+            self._candidates = _shared_value(f"candidates:{n}:{pairs}", self.mdp, draw)
         return self._candidates
 
     def confidence(self) -> dict:

@@ -382,6 +382,7 @@ class SessionManager:
                 p.tell(q, 0)
             p.summary(top=1)
             p.best_prompts(n=1, beam=2, shortlist=2)
+            p.confidence()  # encodes the candidate prompts every session's results share
         except Exception as exc:  # the sessions will report it; the server stays up
             self.warmup = {"state": "failed", "seconds": time.perf_counter() - t0, "error": _one_line(exc)}
             return

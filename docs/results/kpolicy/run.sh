@@ -17,9 +17,15 @@ run() {  # name, then curves options
   done
   HF_HUB_OFFLINE=1 "$E" experiment merge "$OUT/$name/chunk0/results.json" "$OUT/$name/chunk10/results.json" --out "$OUT/$name/merged" --force > /dev/null
 }
-[ "${1:-all}" = ablations ] || { run paper --protocol paper; run ours --protocol ours; }
-[ "${1:-all}" = main ] && exit 0
-for switch in "rationality 10" "vocab-mode per-slot" "criterion A" "lam 1"; do
-  set -- $switch
-  run "paper-$1-$2" --protocol paper --"$1" "$2" --method random --method ed-pbrl
-done
+what=${1:-all}
+case $what in all|main) run paper --protocol paper; run ours --protocol ours;; esac
+case $what in all|ablations)  # the paper's protocol with one ingredient switched to ours
+  for switch in "rationality 10" "vocab-mode per-slot" "criterion A" "lam 1"; do
+    set -- $switch
+    run "paper-$1-$2" --protocol paper --"$1" "$2" --method random --method ed-pbrl
+  done;; esac
+case $what in all|ours-ablations)  # our protocol with one ingredient switched to the paper's
+  for switch in "rationality 1" "criterion V" "lam 0.1"; do
+    set -- $switch
+    run "ours-$1-$2" --protocol ours --vocab paper --"$1" "$2" --method random --method ed-pbrl
+  done;; esac

@@ -3,7 +3,8 @@
     python docs/results/kpolicy/summarise.py      # prints markdown, writes summary.md
 
 Reads docs/results/kpolicy/*/merged/results.json: the paper's Figure 2/5 experiment under both
-protocols (paper, ours) and the single-ingredient switches of the paper protocol (paper-*)."""
+protocols (paper, ours) and the single-ingredient switches: the paper's protocol with one
+ingredient switched to ours (paper-*) and ours with one switched to the paper's (ours-*)."""
 
 from __future__ import annotations
 
@@ -67,6 +68,9 @@ def main() -> None:
         "paper-criterion-A",
         "paper-lam-1",
         "ours",
+        "ours-rationality-1",
+        "ours-criterion-V",
+        "ours-lam-0.1",
     ]
     parts.append("### One ingredient at a time: ed-pbrl (K-policy) against random at 80 episodes\n")
     parts.append(switch_table([n for n in switches if load(n)]) + "\n")

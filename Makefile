@@ -27,6 +27,7 @@ postgresql:
 	  || echo "postgresql could not be installed: PostgreSQL tests will be skipped" )
 
 test: $(BIN)/.installed chromium postgresql
+	$(BIN)/ruff check -q src tests
 	$(BIN)/lint-imports --no-logo
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 

@@ -46,10 +46,10 @@ if sel other-model; then  # the person judges with MiniLM's static wordpiece emb
   run other-model-prior --world other-model --prior packaged --words auto --label prior+words \
     --method random --method ed-pbrl-rounded --episodes 6
 fi
-if sel loo; then  # the packaged styles, leave-one-out: flat random to 300 questions, prior to 100
+if sel loo; then  # the packaged styles, leave-one-out (the prior's namesake member left out)
   STY=("${PACKAGED[@]}")
   run loo-flat --method random --label flat "${BUDGETS[@]}"
   run loo-prior --prior packaged --words auto --label prior+words \
-    --method random --method ed-pbrl-rounded --episodes 6 --episodes 20
+    --method random --method ed-pbrl-rounded --method ed-pbrl "${BUDGETS[@]}"
   STY=("${STYLES[@]}")
 fi

@@ -45,8 +45,8 @@ def table(cells, exp_methods, budgets, metric="preference_error") -> str:
 
 
 def loo_table(cells) -> str:
-    """Per packaged style: flat random at 30 / 300 questions, random and the rounded design with
-    the prior at 30 / 100, and the system ratio (prior random @30 ÷ flat random @300)."""
+    """Per packaged style: flat random at 30 / 300 questions; with the prior, random at 30 / 100 /
+    300 and the two designs at 30 / 100; the system ratio (prior random @30 ÷ flat random @300)."""
     rows = []
     for s in sorted({k[1] for k in cells if k[0] == "loo-flat"}):
         get = {
@@ -54,8 +54,11 @@ def loo_table(cells) -> str:
             "f300": cells.get(("loo-flat", s, "random[flat]", 300)),
             "r30": cells.get(("loo-prior", s, "random[prior+words]", 30)),
             "r100": cells.get(("loo-prior", s, "random[prior+words]", 100)),
+            "r300": cells.get(("loo-prior", s, "random[prior+words]", 300)),
             "d30": cells.get(("loo-prior", s, "ed-pbrl-rounded[prior+words]", 30)),
             "d100": cells.get(("loo-prior", s, "ed-pbrl-rounded[prior+words]", 100)),
+            "k30": cells.get(("loo-prior", s, "ed-pbrl[prior+words]", 30)),
+            "k100": cells.get(("loo-prior", s, "ed-pbrl[prior+words]", 100)),
         }
         vals = [fmt(r) if r else "–" for r in get.values()]
         ratio = (
@@ -68,8 +71,9 @@ def loo_table(cells) -> str:
         return ""
     head = (
         "| style | flat random @30 | flat random @300 | prior random @30 | prior random @100 "
-        "| prior rounded @30 | prior rounded @100 | ratio @30 / flat @300 |\n"
-        "|---|---|---|---|---|---|---|---|\n"
+        "| prior random @300 | prior rounded @30 | prior rounded @100 | prior K-policy @30 "
+        "| prior K-policy @100 | ratio @30 / flat @300 |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     return head + "\n".join(rows)
 

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import torch
 
+from edpbrl.choice import probabilities
 from edpbrl.experiments.protocol import PROTOCOLS
 from edpbrl.experiments.simulate import person_theta, setup_world
 
@@ -16,14 +17,11 @@ WORLDS = (("paper", "embedding"), ("ours", "embedding"), ("ours", "other-model")
 STYLES = ("paper:sunny", "paper:medieval", "paper:technological")
 
 
-def p_favourite(u: np.ndarray, choice_sets, beta: float) -> float:
-    """Mean over questions (index arrays into u) of the softmax probability of the best option."""
-    fav = []
-    for idx in choice_sets:
-        z = beta * u[idx]
-        p = np.exp(z - z.max())
-        fav.append(float((p / p.sum()).max()))
-    return float(np.mean(fav))
+def p_favourite(X: np.ndarray, theta: np.ndarray, choice_sets, beta: float) -> float:
+    """Mean over questions (K indices into the rows of X each) of the chance that a person with
+    taste θ and rationality β picks their favourite option."""
+    options = X[np.stack([np.asarray(idx) for idx in choice_sets])]  # (n, K, d)
+    return float(probabilities(beta * theta, options).max(dim=-1).values.mean())
 
 
 def main() -> None:
@@ -34,11 +32,12 @@ def main() -> None:
         w = setup_world(cfg)
         tag = proto if world == "embedding" else f"{proto} {world}"
         for style in STYLES:
-            u = w.X_test_user @ person_theta(style, cfg, w)
+            theta = person_theta(style, cfg, w)
+            u = w.X_test_user @ theta
             for beta in (1.0, 10.0):
                 out[f"{tag} {style} beta={beta:g}"] = {
                     "utility_sd": float(u.std()),
-                    "p_favourite": p_favourite(u, w.choice_sets, beta),
+                    "p_favourite": p_favourite(w.X_test_user, theta, w.choice_sets, beta),
                 }
     with open("docs/results/kpolicy/decisiveness.json", "w") as f:
         json.dump(out, f, indent=1)

@@ -213,6 +213,21 @@ def test_sessions_share_the_prior_precision_and_the_confidence_candidates(tiny_v
     np.testing.assert_array_equal(Pc, Pa)
 
 
+def test_shared_candidates_do_not_keep_a_dropped_mdp_alive(tiny_vocab_dir):
+    import gc
+    import weakref
+
+    from edpbrl.embed import load_embedder
+
+    emb = load_embedder("hashing:16")
+    p = Personalizer.default(vocabulary=tiny_vocab_dir, embedder=emb, k=3, episodes=2)
+    p.candidate_prompts()
+    mdp = weakref.ref(p.mdp)
+    del p, emb  # the MDP cache is keyed weakly by the encoder object
+    gc.collect()
+    assert mdp() is None
+
+
 def test_fit_refuses_a_non_finite_estimate(tiny_vocab_dir):
     from types import SimpleNamespace
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -49,17 +50,22 @@ _SHARED_MAX = 16
 
 
 def _shared_value(kind: str, owner, compute: Callable):
-    """``compute()`` once per (``kind``, ``owner`` object); the last 16 are kept (with their owner,
-    so that an id is never reused while its entry lives)."""
+    """``compute()`` once per (``kind``, ``owner`` object); the last 16 are kept. An entry holds
+    only a weak reference to its owner (the MDP cache may drop an MDP: its values must not keep it
+    alive), which also tells a reused id from its first owner."""
     key = (kind, id(owner))
     with _SHARED_LOCK:
         hit = _SHARED.get(key)
-        if hit is not None and hit[0] is owner:
+        if hit is not None and hit[0]() is owner:
             _SHARED.move_to_end(key)
             return hit[1]
     value = compute()
+    try:
+        ref = weakref.ref(owner)
+    except TypeError:  # cannot be weakly referenced: nothing to share it with
+        return value
     with _SHARED_LOCK:
-        _SHARED[key] = (owner, value)
+        _SHARED[key] = (ref, value)
         while len(_SHARED) > _SHARED_MAX:
             _SHARED.popitem(last=False)
     return value

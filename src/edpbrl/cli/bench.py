@@ -73,7 +73,7 @@ def cmd_bench_crash(a) -> int:
 def _server_options(p) -> None:
     g = p.add_argument_group("the server started for the test (loopback, a fresh store)")
     g.add_argument("--vocab", dest="server_vocab", help="vocabulary (default: packaged)")
-    g.add_argument("--embedder", dest="server_embedder", help=embedder_help() + " (default minilm)")
+    g.add_argument("--embedder", dest="server_embedder", help=embedder_help())
     g.add_argument("--k", dest="server_k", type=int, help="options per question (default 4)")
     g.add_argument("--episodes", dest="server_episodes", type=int, help="episodes per session (default 30)")
     g.add_argument(

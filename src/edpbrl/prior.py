@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -340,14 +341,17 @@ def prior_from_styles(styles, embedder, **kw) -> Prior:
 
 
 _PACKAGED: dict = {}
+_PACKAGED_LOCK = threading.Lock()
 
 
 def packaged_prior(embedder) -> Prior:
-    """The prior fitted on every packaged style and the packaged population (cached per encoder)."""
+    """The prior fitted on every packaged style and the packaged population (cached per encoder;
+    one thread fits it, concurrent callers wait for that one instead of fitting it again)."""
     key = getattr(embedder, "name", id(embedder))
-    if key not in _PACKAGED:
-        _PACKAGED[key] = prior_from_styles(population_style_files(), embedder)
-    return _PACKAGED[key]
+    with _PACKAGED_LOCK:
+        if key not in _PACKAGED:
+            _PACKAGED[key] = prior_from_styles(population_style_files(), embedder)
+        return _PACKAGED[key]
 
 
 PRIOR_CHOICES = ("none", "packaged")

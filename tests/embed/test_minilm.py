@@ -68,3 +68,34 @@ def test_minilm_bf16_close_to_fp32(minilm):
     assert (a * b).sum(1).min() > 0.999
     with pytest.raises(EmbedderError, match="precision"):
         MiniLMEmbedder(precision="int8")
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    """minilm:auto is bf16 only where the CPU computes bfloat16 natively (without AVX512-BF16/AMX
+    bf16 autocast is several times slower); a saved session records the concrete choice."""
+    import edpbrl.embed.minilm as mm
+    from edpbrl.embed import embedder_spec, load_embedder
+
+    for native, expected in ((True, "minilm:bf16"), (False, "minilm")):
+        monkeypatch.setattr(mm, "native_bf16", lambda device="cpu", n=native: n)
+        assert mm.resolve_auto_spec("minilm:auto") == expected
+        assert embedder_spec(load_embedder("minilm:auto")) == expected
+    assert mm.resolve_auto_spec("hashing:64") == "hashing:64"
+    assert mm.resolve_auto_spec("minilm") == "minilm"
+
+
+def test_native_bf16_reads_the_cpu_flags(monkeypatch, tmp_path):
+    import builtins
+
+    import edpbrl.embed.minilm as mm
+
+    real_open = builtins.open
+    for flags, expected in (("fpu avx2 avx512f", False), ("fpu avx512f avx512_bf16 sse", True), ("amx_bf16", True)):
+        info = tmp_path / "cpuinfo"
+        info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        monkeypatch.setattr(
+            builtins, "open", lambda p, *a, _i=info, **k: real_open(_i if p == "/proc/cpuinfo" else p, *a, **k)
+        )
+        assert mm.native_bf16("cpu") is expected
+    monkeypatch.setattr(builtins, "open", real_open)
+    assert mm.native_bf16("mps") is False

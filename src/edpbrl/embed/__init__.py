@@ -3,7 +3,7 @@
 * :mod:`.base` — the :class:`Embedder` contract (unit-norm rows, zero rows for blanks) and checks;
 * :mod:`.registry` — the encoder registry and the spec language (:func:`load_embedder`,
   :func:`embedder_spec`);
-* built-in kinds: :mod:`.minilm` (``minilm[:bf16]``), :mod:`.hashing` (``hashing[:DIM]``),
+* built-in kinds: :mod:`.minilm` (``minilm[:bf16|:auto]``), :mod:`.hashing` (``hashing[:DIM]``),
   :mod:`.clip` (``clip:PATH``), :mod:`.token_sum` (``sum:SPEC``); :mod:`.cache` wraps any of them
   in a disk cache.
 """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +16,40 @@ from .registry import EMBEDDERS, BuildOptions, EmbedderKind, unknown_spec
 
 MINILM_DIM = 384
 PRECISIONS = ("fp32", "bf16")
+AUTO = "auto"  # bf16 where the hardware computes it natively, else fp32
+
+
+def native_bf16(device: str = "cpu") -> bool:
+    """Whether ``device`` computes bfloat16 natively: a CUDA device that supports it, or a CPU
+    with AVX512-BF16 or AMX-BF16 (read from ``/proc/cpuinfo``; False where it cannot be read).
+    On CPUs without them bfloat16 autocast is several times *slower* than float32."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    if str(device) != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            info = f.read()
+    except OSError:
+        return False
+    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", info))
+
+
+def resolve_precision(precision: str, device: str = "cpu") -> str:
+    """``precision`` with ``"auto"`` replaced by ``"bf16"`` or ``"fp32"`` (:func:`native_bf16`)."""
+    if precision == AUTO:
+        return "bf16" if native_bf16(device) else "fp32"
+    return precision
+
+
+def resolve_auto_spec(spec: str, device: str = "cpu") -> str:
+    """``minilm:auto`` → ``minilm:bf16`` or ``minilm`` for this machine; other specs as given
+    (what a saved session records: the encoder that actually ran)."""
+    if spec.strip() == f"minilm:{AUTO}":
+        return "minilm:bf16" if resolve_precision(AUTO, device) == "bf16" else "minilm"
+    return spec
 
 
 def torch_autocast(kind: str):
@@ -92,9 +127,9 @@ class MiniLMEmbedder:
 
 
 def _build(arg: str | None, opts: BuildOptions) -> MiniLMEmbedder:
-    if arg not in (None, *PRECISIONS):
+    if arg not in (None, *PRECISIONS, AUTO):
         raise unknown_spec(f"minilm:{arg}")
-    return MiniLMEmbedder(device=opts.device, precision=arg or "fp32")
+    return MiniLMEmbedder(device=opts.device, precision=resolve_precision(arg or "fp32", opts.device))
 
 
 def _spec_of(emb) -> str | None:
@@ -105,7 +140,7 @@ def _spec_of(emb) -> str | None:
 
 EMBEDDERS.register(
     "minilm",
-    EmbedderKind("minilm[:bf16]", _build, _spec_of),
-    help="all-MiniLM-L6-v2, 384-d, offline (the default); minilm:bf16 runs ~3x faster on CPUs with "
-    "AVX512-BF16",
+    EmbedderKind("minilm[:bf16|:auto]", _build, _spec_of),
+    help="all-MiniLM-L6-v2, 384-d, offline (the default); minilm:bf16 runs ~2-3x faster on CPUs with "
+    "AVX512-BF16 (several times slower without); minilm:auto picks bf16 only where it is native",
 )

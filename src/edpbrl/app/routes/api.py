@@ -44,6 +44,7 @@ def health(ctx: Ctx):
         "ready": m.warmup["state"] == "ready",
         "warmup": m.warmup,
         "version": __version__,
+        "encoder": m.embedder_spec or "custom",
         "images": ctx.images,
         "live_sessions": m.n_live,
     }

@@ -3,7 +3,7 @@
 # our protocol (per-slot paper vocabulary, β = 10, A-criterion, K = 4, dense feedback), against
 # flat-prior random questions. Seeds in chunks of 10 (a finished chunk is skipped), merged per
 # experiment. Needs `edpbrl data paper` first.
-# Usage: run.sh [EXPERIMENT ...]; experiments: flat prior orthogonal misleading other-model loo
+# Usage: run.sh [EXPERIMENT ...]; experiments: flat prior info-gain orthogonal misleading other-model loo
 # (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -31,6 +31,9 @@ if sel flat; then run flat --method random --label flat "${BUDGETS[@]}"; fi
 if sel prior; then
   run prior --prior packaged --words auto --label prior+words \
     --method random --method ed-pbrl-rounded --method ed-pbrl "${BUDGETS[@]}"
+fi
+if sel info-gain; then  # the adaptive, θ-aware baseline (expected information gain at θ̂) with the prior
+  run info-gain --prior packaged --words auto --label prior+words --method info-gain --episodes 6 --episodes 20
 fi
 if sel orthogonal; then  # a person unlike the population: the population mean's direction removed
   run orthogonal-flat --user orthogonal --method random --label flat --episodes 20

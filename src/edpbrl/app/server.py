@@ -287,7 +287,7 @@ def serve(
         if embedder is None or isinstance(embedder, str):
             from ..embed.minilm import resolve_auto_spec
 
-            print(f"edpbrl: text encoder {resolve_auto_spec(embedder or 'minilm:auto')}", flush=True)
+            print(f"edpbrl: text encoder {resolve_auto_spec(embedder or 'minilm')}", flush=True)
         print(f"edpbrl: open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/", flush=True)
         config = uvicorn.Config(
             app,

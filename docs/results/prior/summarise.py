@@ -86,6 +86,7 @@ def main() -> None:
         ("prior", "random[prior+words]"),
         ("prior", "ed-pbrl-rounded[prior+words]"),
         ("prior", "ed-pbrl[prior+words]"),
+        ("info-gain", "info-gain[prior+words]"),
     ]
     for metric in ("preference_error", "cosine_error", "choice_accuracy"):
         out.append(

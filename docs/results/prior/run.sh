@@ -3,7 +3,7 @@
 # our protocol (per-slot paper vocabulary, β = 10, A-criterion, K = 4, dense feedback), against
 # flat-prior random questions. Seeds in chunks of 10 (a finished chunk is skipped), merged per
 # experiment. Needs `edpbrl data paper` first.
-# Usage: run.sh [EXPERIMENT ...]; experiments: flat prior info-gain orthogonal misleading other-model loo
+# Usage: run.sh [EXPERIMENT ...]; experiments: flat prior info-gain floor orthogonal misleading other-model loo
 # (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -34,6 +34,15 @@ if sel prior; then
 fi
 if sel info-gain; then  # the adaptive, θ-aware baseline (expected information gain at θ̂) with the prior
   run info-gain --prior packaged --words auto --label prior+words --method info-gain --episodes 6 --episodes 20
+fi
+if sel floor; then  # a wider prior: the isotropic variance raised (the paper's styles lie 2-4.5x
+  # further from the population mean than its own members do, left out one at a time)
+  for nf in 0.0007 0.0015; do
+    mkdir -p "$OUT/floor-$nf"
+    [ -f "$OUT/floor-$nf/prior.npz" ] || HF_HUB_OFFLINE=1 "$E" prior fit --packaged --noise-floor "$nf" --out "$OUT/floor-$nf/prior.npz" > /dev/null 2>&1
+    run "floor-$nf" --prior "$OUT/floor-$nf/prior.npz" --words auto --label "prior+words,floor=$nf" \
+      --method random --method info-gain --episodes 6 --episodes 20
+  done
 fi
 if sel orthogonal; then  # a person unlike the population: the population mean's direction removed
   run orthogonal-flat --user orthogonal --method random --label flat --episodes 20

@@ -145,8 +145,20 @@ def start() -> Server:
         " -c max_connections=300"
     )
     run = subprocess.run(
-        [*as_user, str(bindir / "pg_ctl"), "-D", str(server.data), "-l", str(root / "log"), "-w",
-         "-t", "60", "-o", opts, "start"],
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(server.data),
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            opts,
+            "start",
+        ],
         capture_output=True,
         text=True,
     )

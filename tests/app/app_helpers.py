@@ -7,6 +7,7 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+
 def wait_ready(client, sid: str, timeout: float = 30.0) -> dict:
     """Poll the session state until the design (or a restore) is finished."""
     deadline = time.monotonic() + timeout

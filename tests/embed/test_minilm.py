@@ -90,12 +90,15 @@ def test_native_bf16_reads_the_cpu_flags(monkeypatch, tmp_path):
     import edpbrl.embed.minilm as mm
 
     real_open = builtins.open
-    for flags, expected in (("fpu avx2 avx512f", False), ("fpu avx512f avx512_bf16 sse", True), ("amx_bf16", True)):
+    cases = (("fpu avx2 avx512f", False), ("fpu avx512f avx512_bf16 sse", True), ("amx_bf16", True))
+    for flags, expected in cases:
         info = tmp_path / "cpuinfo"
         info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-        monkeypatch.setattr(
-            builtins, "open", lambda p, *a, _i=info, **k: real_open(_i if p == "/proc/cpuinfo" else p, *a, **k)
-        )
+
+        def fake_open(p, *a, _i=info, **k):
+            return real_open(_i if p == "/proc/cpuinfo" else p, *a, **k)
+
+        monkeypatch.setattr(builtins, "open", fake_open)
         assert mm.native_bf16("cpu") is expected
     monkeypatch.setattr(builtins, "open", real_open)
     assert mm.native_bf16("mps") is False

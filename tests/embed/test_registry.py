@@ -64,14 +64,16 @@ def test_load_embedder_objects(tmp_path):
 def test_load_unknown_spec(spec):
     with pytest.raises(EmbedderError, match="unknown embedder") as info:
         load_embedder(spec)
-    assert "expected minilm[:bf16|:auto], hashing[:DIM], clip:PATH, sum:SPEC or minilm-static" in str(info.value)
+    forms = "minilm[:bf16|:auto], hashing[:DIM], clip:PATH, sum:SPEC or minilm-static"
+    assert f"expected {forms}" in str(info.value)
 
 
 def test_unknown_spec_message_exact():
     with pytest.raises(EmbedderError) as info:
         load_embedder("xyz")
     expected = (
-        "unknown embedder 'xyz': expected minilm[:bf16|:auto], hashing[:DIM], clip:PATH, sum:SPEC or minilm-static"
+        "unknown embedder 'xyz': expected "
+        "minilm[:bf16|:auto], hashing[:DIM], clip:PATH, sum:SPEC or minilm-static"
     )
     assert str(info.value) == expected
 

@@ -17,7 +17,9 @@ def test_url_never_shows_a_password():
     url = "postgresql://alice:s3cret@db.example:5433/edp?sslmode=require&password=other"
     assert public_url(url) == "postgresql://alice@db.example:5433/edp?sslmode=require"
     assert public_url("postgres://db/x") == "postgres://db/x"
-    assert public_url("postgresql://u@/x?host=/run/postgresql") == "postgresql://u@/x?host=%2Frun%2Fpostgresql"
+    assert (
+        public_url("postgresql://u@/x?host=/run/postgresql") == "postgresql://u@/x?host=%2Frun%2Fpostgresql"
+    )
     assert {"postgresql", "postgres"} <= set(STORES)
 
 

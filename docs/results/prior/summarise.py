@@ -127,10 +127,17 @@ def main() -> None:
             for (e, s, m, q), r in sorted(rows.items()):
                 out.append(f"| {e} | {s} | {m} | {q} | {fmt(r)} | {fmt(r, 'choice_accuracy')} |")
             out.append("")
-    width = [(e, m) for e in ("prior", "info-gain", "floor-0.0007", "floor-0.0015") for m in sorted(
-        {k[2] for k in cells if k[0] == e and (k[2].startswith("random") or k[2].startswith("info-gain"))})]
+    width = [
+        (e, m)
+        for e in ("prior", "info-gain", "floor-0.0007", "floor-0.0015")
+        for m in sorted(
+            {k[2] for k in cells if k[0] == e and (k[2].startswith("random") or k[2].startswith("info-gain"))}
+        )
+    ]
     if any(e.startswith("floor") for e, _ in width):
-        out.append("### The prior's width: isotropic variance as fitted (2.3e-4) or raised (preference error)\n")
+        out.append(
+            "### The prior's width: isotropic variance as fitted (2.3e-4) or raised (preference error)\n"
+        )
         out.append(table(cells, width, (30, 100)) + "\n")
     loo = loo_table(cells)
     if loo:

@@ -49,9 +49,7 @@ def check_domain(domain) -> None:
             for a in ("features", "offsets", "product_of_simplices", "uniform", "best_response")
             if not hasattr(domain, a)
         ]
-        raise DesignError(
-            f"{type(domain).__name__} is not a design domain (missing: {', '.join(missing)})"
-        )
+        raise DesignError(f"{type(domain).__name__} is not a design domain (missing: {', '.join(missing)})")
     F, off = domain.features, domain.offsets
     if F.ndim != 2:
         raise DesignError(f"domain features must be (N, d), got shape {tuple(F.shape)}")

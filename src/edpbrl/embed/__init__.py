@@ -16,6 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # isort: off
 # The built-in kinds register in this order, which is the order help and errors list them.
 from . import minilm, hashing, clip, token_sum, static  # noqa: E402, F401
+
 # isort: on
 from .base import Embedder, check_embedder  # noqa: E402
 from .cache import CachedEmbedder, default_cache_dir  # noqa: E402

@@ -53,7 +53,8 @@ DEFAULT_SPEC = "minilm"
 
 
 def spec_usage() -> str:
-    """Every registered spec form: ``minilm[:bf16|:auto], hashing[:DIM], clip:PATH, sum:SPEC or minilm-static``."""
+    """Every registered spec form, e.g. ``minilm[:bf16|:auto], hashing[:DIM], clip:PATH, sum:SPEC or
+    minilm-static``."""
     forms = [k.usage for _, k in EMBEDDERS.items()]
     return forms[0] if len(forms) == 1 else ", ".join(forms[:-1]) + " or " + forms[-1]
 

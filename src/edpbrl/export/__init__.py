@@ -10,6 +10,7 @@ One contract (:mod:`.base`: :class:`Format`, :class:`Export`), one registry (:mo
 # isort: off
 # The built-ins register in this order, which is the order help text lists them.
 from . import jsonl, trl, pickapic, theta  # noqa: F401
+
 # isort: on
 from .base import Export, ExportError, Format, find_session, public_id, shared_text
 from .registry import FORMATS, build_export, export_bytes, export_session, get_format, register_format

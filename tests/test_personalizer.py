@@ -104,6 +104,14 @@ def test_session_errors(tiny_vocab_dir):
         ({"k": 1}, "k must be"),
         ({"method": "magic"}, "unknown method"),
         ({"episodes": 0}, "episodes must be"),
+        # found by the property tests (hypothesis draws any integer or junk): these used to end in
+        # a MemoryError / ValueError from numpy, a TypeError, or an unhashable-key TypeError
+        ({"episodes": 2**31}, r"^episodes must be an integer in 1\.\.100,000, got 2147483648$"),
+        ({"episodes": 2**70}, r"^episodes must be an integer in 1\.\.100,000, got 1180591620717411303424$"),
+        ({"episodes": True}, r"^episodes must be an integer in 1\.\.100,000, got True$"),
+        ({"k": True}, r"^k must be an integer ≥ 2, got True$"),
+        ({"criterion": [1]}, r"^unknown criterion \[1\]: expected one of A, D, V, E$"),
+        ({"criterion": "Z"}, r"^unknown criterion 'Z': expected one of A, D, V, E$"),
     ],
 )
 def test_bad_configuration(tiny_vocab_dir, kw, match):

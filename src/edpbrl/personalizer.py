@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .choice import confidence_ellipsoid, fit_mle
+from .design.criteria import CRITERIA
 from .device import check_device
 from .embed import embedder_spec, load_embedder
 from .errors import EdpbrlError, SessionError
@@ -41,6 +42,13 @@ BEAM_CANDIDATES = 20
 
 
 MAX_EPISODES = 500  # the most episodes one session plans (the demo and the app cap at this)
+MAX_PLANNED = 100_000  # the most episodes a personalizer accepts (its plan holds K × H tokens each)
+
+
+def _short(value, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters (for one-line errors about arbitrary input)."""
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 1] + "…"
 
 # values that depend only on objects many sessions share (the prior, the MDP): computed once per
 # object and shared read-only, so that a server holding hundreds of sessions holds them once
@@ -122,10 +130,12 @@ class Personalizer:
         words: str | None = None,
         stop: StopRule | None = None,
     ):
-        if not isinstance(k, int) or k < 2:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 2:
             raise EdpbrlError(f"k must be an integer ≥ 2, got {k!r}")
-        if not isinstance(episodes, int) or episodes < 1:
-            raise EdpbrlError(f"episodes must be a positive integer, got {episodes!r}")
+        if isinstance(episodes, bool) or not isinstance(episodes, int) or not 1 <= episodes <= MAX_PLANNED:
+            raise EdpbrlError(f"episodes must be an integer in 1..{MAX_PLANNED:,}, got {_short(episodes)}")
+        if not isinstance(criterion, str) or criterion.upper() not in CRITERIA:
+            raise EdpbrlError(f"unknown criterion {_short(criterion)}: expected one of {', '.join(CRITERIA)}")
         device = check_device(device)
         if not (isinstance(lam, int | float) and lam > 0):
             raise EdpbrlError(f"λ must be > 0, got {lam}")
@@ -400,7 +410,9 @@ class Personalizer:
         error is dropped (they asked for more). ``config`` keeps the rule as first given, and
         ``extra_episodes``, so that :meth:`from_config` ends in the same state."""
         if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-            raise EdpbrlError(f"episodes must be a positive integer, got {episodes!r}")
+            raise EdpbrlError(f"episodes must be a positive integer, got {_short(episodes)}")
+        if self.episodes + episodes > MAX_PLANNED:
+            raise EdpbrlError(f"at most {MAX_PLANNED:,} episodes in all; {self.episodes} are planned already")
         if self.stop is not None and self.stop.max_questions is not None:
             cap = self.stop.max_questions + episodes * self.questions_per_episode
             self.stop = replace(self.stop, max_questions=cap, target_error=None)

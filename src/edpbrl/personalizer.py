@@ -50,6 +50,7 @@ def _short(value, limit: int = 40) -> str:
     r = repr(value)
     return r if len(r) <= limit else r[: limit - 1] + "…"
 
+
 # values that depend only on objects many sessions share (the prior, the MDP): computed once per
 # object and shared read-only, so that a server holding hundreds of sessions holds them once
 _SHARED: OrderedDict[tuple, tuple] = OrderedDict()

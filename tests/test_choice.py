@@ -86,6 +86,13 @@ def test_bad_inputs():
         fit_mle(Xn, y, lam=1)
     with pytest.raises(EdpbrlError, match="choices must have shape"):
         fit_mle(X, y[:3], lam=1)
+    # y = None reached Newton's method and failed there with a TypeError (property tests)
+    from edpbrl.choice import log_likelihood
+
+    with pytest.raises(EdpbrlError, match="^choices y are missing"):
+        fit_mle(X, None, lam=1)
+    with pytest.raises(EdpbrlError, match="^choices y are missing"):
+        log_likelihood(np.zeros(3), X, None)
 
 
 @pytest.mark.parametrize("n", [3, 40])

@@ -64,6 +64,8 @@ def probabilities(theta, X) -> Tensor:
 
 def log_likelihood(theta, X, y) -> Tensor:
     """Σ_q log P_θ(y_q | x_q1..x_qK) (scalar)."""
+    if y is None:
+        raise EdpbrlError("choices y are missing: give one chosen option index per query")
     X, y = validate_queries(X, y)
     logp = torch.log_softmax(X @ _as_tensor(theta, device=X.device), dim=-1)
     return logp.gather(1, y[:, None]).sum()
@@ -153,6 +155,8 @@ def fit_mle(
     """
     if not (isinstance(lam, int | float) and lam > 0):
         raise EdpbrlError(f"λ must be > 0, got {lam}")
+    if y is None:
+        raise EdpbrlError("choices y are missing: give one chosen option index per query")
     X, y = validate_queries(X, y)
     if device is not None:
         X, y = X.to(device), y.to(device)

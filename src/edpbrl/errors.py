@@ -19,3 +19,9 @@ class DesignError(EdpbrlError):
 
 class SessionError(EdpbrlError):
     """An ask/tell session was used wrongly (unknown question, bad choice, ...)."""
+
+
+def short_repr(value, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters (for one-line errors about arbitrary input)."""
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 1] + "…"

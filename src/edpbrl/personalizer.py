@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from .choice import confidence_ellipsoid, fit_mle
-from .design.criteria import CRITERIA
+from .design.criteria import check_criterion
 from .device import check_device
 from .embed import embedder_spec, load_embedder
-from .errors import EdpbrlError, SessionError
+from .errors import EdpbrlError, SessionError, short_repr
 from .mdp import PromptMDP
 from .prior import Prior, resolve_prior
 from .prompts import beam_search, check_theta
@@ -43,12 +43,6 @@ BEAM_CANDIDATES = 20
 
 MAX_EPISODES = 500  # the most episodes one session plans (the demo and the app cap at this)
 MAX_PLANNED = 100_000  # the most episodes a personalizer accepts (its plan holds K × H tokens each)
-
-
-def _short(value, limit: int = 40) -> str:
-    """``repr(value)`` cut to ``limit`` characters (for one-line errors about arbitrary input)."""
-    r = repr(value)
-    return r if len(r) <= limit else r[: limit - 1] + "…"
 
 
 # values that depend only on objects many sessions share (the prior, the MDP): computed once per
@@ -134,9 +128,9 @@ class Personalizer:
         if isinstance(k, bool) or not isinstance(k, int) or k < 2:
             raise EdpbrlError(f"k must be an integer ≥ 2, got {k!r}")
         if isinstance(episodes, bool) or not isinstance(episodes, int) or not 1 <= episodes <= MAX_PLANNED:
-            raise EdpbrlError(f"episodes must be an integer in 1..{MAX_PLANNED:,}, got {_short(episodes)}")
-        if not isinstance(criterion, str) or criterion.upper() not in CRITERIA:
-            raise EdpbrlError(f"unknown criterion {_short(criterion)}: expected one of {', '.join(CRITERIA)}")
+            got = short_repr(episodes)
+            raise EdpbrlError(f"episodes must be an integer in 1..{MAX_PLANNED:,}, got {got}")
+        check_criterion(criterion)
         device = check_device(device)
         if not (isinstance(lam, int | float) and lam > 0):
             raise EdpbrlError(f"λ must be > 0, got {lam}")
@@ -411,7 +405,7 @@ class Personalizer:
         error is dropped (they asked for more). ``config`` keeps the rule as first given, and
         ``extra_episodes``, so that :meth:`from_config` ends in the same state."""
         if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-            raise EdpbrlError(f"episodes must be a positive integer, got {_short(episodes)}")
+            raise EdpbrlError(f"episodes must be a positive integer, got {short_repr(episodes)}")
         if self.episodes + episodes > MAX_PLANNED:
             raise EdpbrlError(f"at most {MAX_PLANNED:,} episodes in all; {self.episodes} are planned already")
         if self.stop is not None and self.stop.max_questions is not None:

@@ -284,10 +284,8 @@ def serve(
                 "anyone holding a session link can answer it",
                 flush=True,
             )
-        if embedder is None or isinstance(embedder, str):
-            from ..embed.minilm import resolve_auto_spec
-
-            print(f"edpbrl: text encoder {resolve_auto_spec(embedder or 'minilm')}", flush=True)
+        if app.state.manager.embedder_spec is not None:  # (None: an encoder object of the caller's)
+            print(f"edpbrl: text encoder {app.state.manager.embedder_spec}", flush=True)
         print(f"edpbrl: open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/", flush=True)
         config = uvicorn.Config(
             app,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import DesignError
+from ..errors import DesignError, short_repr
 
 Tensor = torch.Tensor
 CRITERIA = ("A", "D", "V", "E")
@@ -93,6 +93,16 @@ class Criterion:
         return f, Minv @ self.V_root
 
 
+def check_criterion(name) -> str:
+    """The criterion key ("A", "D", "V" or "E") that ``name`` names (case-insensitive); a
+    :class:`DesignError` naming it for anything else (also for non-strings)."""
+    key = name.upper() if isinstance(name, str) else None
+    if key not in CRITERIA:
+        shown = f"'{name}'" if isinstance(name, str) else short_repr(name)
+        raise DesignError(f"unknown criterion {shown}: expected one of {', '.join(CRITERIA)}")
+    return key
+
+
 def make_criterion(
     name: str, *, V: Tensor | None = None, dim: int | None = None, scale: float = 1.0
 ) -> Criterion:
@@ -102,9 +112,7 @@ def make_criterion(
     eigenvalue size (e.g. λ) and the temperature is t = 20 log(d) / scale, so the smoothing bias
     log(d)/t is 5% of ``scale``.
     """
-    key = str(name).upper()
-    if key not in CRITERIA:
-        raise DesignError(f"unknown criterion '{name}': expected one of A, D, V, E")
+    key = check_criterion(name)
     if key == "V":
         if V is None:
             raise DesignError("criterion 'V' needs a matrix V (d, d)")

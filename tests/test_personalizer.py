@@ -171,8 +171,10 @@ def test_answers_are_encoded_lazily_in_one_batch(tiny_vocab_dir):
             p.tell(q, i % 3)
             options += q.options
     assert len(enc.calls) == n_setup
+    assert p.unencoded_options() == list(dict.fromkeys(options))  # what the next estimate encodes
     theta = p.fit()
     assert len(enc.calls) == n_setup + 1 and set(enc.calls[-1]) == set(options)
+    assert p.unencoded_options() == []
     p.summary(), p.best_prompts(n=2), p.fit()
     n = len(enc.calls)
     assert p.best_prompts(n=2) == p.best_prompts(n=2) and len(enc.calls) == n  # cached

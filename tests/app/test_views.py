@@ -223,3 +223,36 @@ def test_prior_words_and_a_question_cap(tmp_path, tiny_vocab_dir):
 def test_no_prior_ignores_the_words(ctx):
     rt = new_session(ctx, style="misty harbour at dawn")
     assert rt.p.prior is None and rt.p.words is None and rt.p.stop is None
+
+
+def test_a_summary_encodes_the_answers_without_holding_the_session(ctx, monkeypatch):
+    """The encoding, the bulk of a summary, runs outside the session's lock: the person's next
+    answer (another thread) is not held up by it."""
+    import threading
+
+    rt = new_session(ctx)
+    q = views.session_state(ctx, rt)["question"]
+    views.submit_answer(ctx, rt, q["id"], "choose", 0)
+    answered = {o["text"] for o in q["options"]}
+    enc, seen = rt.p.embedder, []
+    inner = enc.encode
+
+    def encode(texts):
+        if set(texts) == answered:
+            free = []
+
+            def probe():
+                got = rt.lock.acquire(blocking=False)
+                if got:
+                    rt.lock.release()
+                free.append(got)
+
+            t = threading.Thread(target=probe)
+            t.start()
+            t.join()
+            seen.append(free[0])
+        return inner(texts)
+
+    monkeypatch.setattr(enc, "encode", encode)
+    assert views.learned_summary(ctx, rt)["n_answers"] == 1
+    assert seen and seen[0] is True  # first asked for with the session free for other threads

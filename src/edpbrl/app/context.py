@@ -6,6 +6,7 @@ import asyncio
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -52,7 +53,8 @@ class AppContext:
     heavy_threads: int = 1
     heavy_nice: int = HEAVY_NICE
     _heavy: Any = field(default=None, repr=False)
-    _heavy_lock: Any = field(default_factory=threading.Lock, repr=False)
+    _heavy_lock: Any = field(default_factory=threading.RLock, repr=False)  # (RLock: see heavy_once)
+    _inflight: dict = field(default_factory=dict, repr=False)
 
     @property
     def images(self) -> bool:
@@ -63,6 +65,26 @@ class AppContext:
         """``fn()`` in one of ``heavy_threads`` low-priority worker threads. Queued jobs run by
         ``priority`` (:mod:`edpbrl.app.heavy`: an option's image, then results and exports, then
         summaries), first come first served within one priority."""
+        return await asyncio.wrap_future(self._submit(fn, priority))
+
+    async def heavy_once(self, key: Any, fn: Callable[[], T], priority: int = RESULT) -> T:
+        """:meth:`heavy`, except that requests with the same ``key`` while one is queued or running
+        share it (e.g. a person's summary: however many requests a slow server sees, one job)."""
+        with self._heavy_lock:
+            fut = self._inflight.get(key)
+            if fut is None:
+                fut = self._submit(fn, priority)
+                self._inflight[key] = fut
+                fut.add_done_callback(lambda f: self._forget(key, f))
+        # shielded: one request that goes away (a closed tab) does not cancel the others' job
+        return await asyncio.shield(asyncio.wrap_future(fut))
+
+    def _forget(self, key: Any, fut: Future) -> None:
+        with self._heavy_lock:
+            if self._inflight.get(key) is fut:
+                del self._inflight[key]
+
+    def _submit(self, fn: Callable[[], T], priority: int) -> Future:
         with self._heavy_lock:
             if self._heavy is None:
                 self._heavy = PriorityExecutor(
@@ -71,7 +93,7 @@ class AppContext:
                     initializer=_lower_priority,
                     initargs=(int(self.heavy_nice),),
                 )
-        return await asyncio.wrap_future(self._heavy.submit(fn, priority))
+            return self._heavy.submit(fn, priority)
 
     def close(self) -> None:
         """Stop the heavy threads (waiting for what they run)."""

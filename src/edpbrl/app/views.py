@@ -138,9 +138,16 @@ def session_state(ctx: AppContext, rt: Runtime) -> dict[str, Any]:
 
 def learned_summary(ctx: AppContext, rt: Runtime) -> dict[str, Any]:
     """What the personalizer has learned so far (cached until the next answer)."""
+    key = "summary"
     with rt.lock:
         fresh(ctx, rt)
-        key = "summary"
+        if key in rt.cache:
+            return rt.cache[key]
+        texts, encoder = rt.p.unencoded_options(), rt.p.embedder
+    if texts:  # the bulk of the work, outside the lock: the person's answers are not held up
+        encoder.encode(texts)  # (the app's shared encoder keeps the rows for the estimate)
+    with rt.lock:
+        fresh(ctx, rt)
         if key not in rt.cache:
             summ = rt.p.summary(top=5)
             for slot in summ["slots"]:  # small slots: do not list a token as liked and disliked

@@ -84,7 +84,7 @@ async def get_summary(sid: str, ctx: Ctx):
         with views.checkout(ctx, sid) as rt:
             return views.learned_summary(ctx, views.ready(rt))
 
-    return await ctx.heavy(work, BACKGROUND)
+    return await ctx.heavy_once(("summary", sid), work, BACKGROUND)  # one job per person at a time
 
 
 @router.get("/api/sessions/{sid}/result", responses=errors(404, 409, *_PARAMS))

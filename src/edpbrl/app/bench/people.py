@@ -189,26 +189,47 @@ class Person:
         s = await self.state(sid)
         self.stats.record("ready", time.perf_counter() - t0, 200)
         answered = 0
-        while answered < cfg.questions and s["state"] == "asking":
-            await asyncio.sleep(cfg.think * self.rng.uniform(0.5, 1.5))
-            s, acked = await self.answer(sid, s)
-            answered += acked
-            if acked and answered < cfg.questions and self.rng.random() < cfg.undo:
-                r = await self.call("undo", "POST", f"/api/sessions/{sid}/undo", json={})  # once
-                if r is not None and r.status_code == 200:
-                    led.undos[sid] += 1
-                    answered -= 1
-                    s = r.json()
-            if cfg.summary and s.get("show_summary"):
+        side: list[asyncio.Task] = []  # the summary still loading
+        again = False
+
+        async def summaries() -> None:
+            # like the page: one request at a time, and one more if another point was passed
+            nonlocal again
+            while True:
+                again = False
                 await self.request("summary", "GET", f"/api/sessions/{sid}/summary")
-            if cfg.reload and s["state"] == "asking":
-                s = await self.state(sid)
-        await self.request("results", "GET", f"/api/sessions/{sid}/result")
-        await self.request("result page", "GET", f"/s/{sid}/result", headers={"Accept": "text/html"})
-        for fmt in cfg.formats:
-            r = await self.request(f"export {fmt}", "GET", f"/sessions/{sid}/export?format={fmt}")
-            if r.status_code != 200:
-                raise PersonFailed(f"export {fmt}: {r.status_code} {r.text[:200]}")
+                if not again:
+                    return
+
+        try:
+            while answered < cfg.questions and s["state"] == "asking":
+                await asyncio.sleep(cfg.think * self.rng.uniform(0.5, 1.5))
+                s, acked = await self.answer(sid, s)
+                answered += acked
+                if acked and answered < cfg.questions and self.rng.random() < cfg.undo:
+                    r = await self.call("undo", "POST", f"/api/sessions/{sid}/undo", json={})  # once
+                    if r is not None and r.status_code == 200:
+                        led.undos[sid] += 1
+                        answered -= 1
+                        s = r.json()
+                if cfg.summary and s.get("show_summary"):
+                    # like the page: the panel loads while the person goes on answering
+                    if side and not side[-1].done():
+                        again = True
+                    else:
+                        side.append(asyncio.create_task(summaries()))
+                if cfg.reload and s["state"] == "asking":
+                    s = await self.state(sid)
+            await self.request("results", "GET", f"/api/sessions/{sid}/result")
+            await self.request("result page", "GET", f"/s/{sid}/result", headers={"Accept": "text/html"})
+            for fmt in cfg.formats:
+                r = await self.request(f"export {fmt}", "GET", f"/sessions/{sid}/export?format={fmt}")
+                if r.status_code != 200:
+                    raise PersonFailed(f"export {fmt}: {r.status_code} {r.text[:200]}")
+            await asyncio.gather(*side)
+        finally:
+            for t in side:
+                t.cancel()
         led.finished += 1
 
     async def answer(self, sid: str, s: dict) -> tuple[dict, int]:

@@ -11,6 +11,8 @@
   let selected = null;  // selected position (0-based) or null
   let busy = false;     // a request is in flight: ignore keys, so nothing is sent twice
   let learnedAt = -1;   // answer count the learned panel was last loaded for
+  let learning = false; // a summary request is in flight (one at a time: no pile-up on a busy server)
+  let learnAgain = false; // ... and the person passed another summary point meanwhile
 
   // keys 1..9 select the first nine options and 0 the tenth (K ≤ 10)
   const keyOf = (pos) => (pos === 9 ? "0" : String(pos + 1));
@@ -72,8 +74,10 @@
     root.dataset.questionId = q.id;
   }
 
-  async function renderLearned(s) {
-    if (!s.show_summary || s.n_answered === learnedAt) return;
+  async function renderLearned(s, again = false) {
+    if (s.n_answered === learnedAt || !(again || s.show_summary)) return;
+    if (learning) { learnAgain = true; return; }
+    learning = true;
     learnedAt = s.n_answered;
     try {
       const sum = await api("GET", `${base}/summary`);
@@ -90,6 +94,11 @@
       }
       $("learned").hidden = false;
     } catch (_) { /* the panel is optional */ }
+    learning = false;
+    if (learnAgain && current && current.state === "asking") {
+      learnAgain = false;
+      renderLearned(current, true);
+    }
   }
 
   function render(s) {

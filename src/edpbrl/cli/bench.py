@@ -85,6 +85,8 @@ def _server_options(p) -> None:
 
 
 def cmd_bench_encoder(a) -> int:
+    if a.memory:
+        return _bench_encoder_memory(a)
     from ..experiments.bench_encoder import run
 
     rows = run(specs=a.spec or ["minilm", "minilm:bf16"], batches=a.batch or [12, 120], texts=a.texts)
@@ -94,6 +96,21 @@ def cmd_bench_encoder(a) -> int:
     print(f"{'encoder':<16}{'batch':>6}{'texts/s':>10}{'× first':>9}")
     for r in rows:
         print(f"{r['spec']:<16}{r['batch']:>6}{r['texts_per_second']:>10.1f}{r['ratio_to_first']:>9.2f}")
+    return 0
+
+
+def _bench_encoder_memory(a) -> int:
+    from ..experiments.bench_encoder_memory import run
+
+    rows = run(specs=a.spec or ["minilm", "minilm:bf16"], calls=a.memory)
+    if a.json:
+        print_json(rows)
+        return 0
+    head = ("encoder", "path", "calls", "RSS start", "RSS end", "growth", "ms/text")
+    print(f"{head[0]:<14}{head[1]:<14}{head[2]:>6}{head[3]:>11}{head[4]:>9}{head[5]:>8}{head[6]:>9}")
+    for r in rows:
+        mb = f"{r['rss_start_mb']:>8.0f} MB{r['rss_end_mb']:>6.0f} MB{r['growth_mb']:>5.0f} MB"
+        print(f"{r['spec']:<14}{r['path']:<14}{r['calls']:>6}{mb}{r['ms_per_text']:>9.2f}")
     return 0
 
 
@@ -109,6 +126,13 @@ def add_parsers(sub) -> None:
         "--batch", action="append", type=int_range(1, 4096), help="batch size; repeatable (default 12, 120)"
     )
     be.add_argument("--texts", type=int_range(1, 100_000), default=240, help="prompts timed (default 240)")
+    be.add_argument(
+        "--memory",
+        type=int_range(1, 100_000),
+        metavar="CALLS",
+        help="instead: resident memory over CALLS calls of 1-40 prompts, one fresh process per row, "
+        "bucketed shapes against the model's own encode",
+    )
     add_json_option(be)
     be.set_defaults(fn=cmd_bench_encoder)
 

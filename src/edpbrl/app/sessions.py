@@ -241,10 +241,11 @@ class SessionManager:
         # a spec string ("minilm", "hashing", "clip:PATH") is loaded once and shared; the stored
         # config keeps the spec so `edpbrl export` can rebuild a session without the server;
         # minilm:auto is recorded as the concrete choice (minilm or minilm:bf16) that ran.
-        # (float32 by default: bfloat16 made no measurable difference to 50 people's latencies
-        # or CPU on an AVX512-BF16 machine, and held 350 MB more; docs/app.md.)
+        # (minilm:auto by default: bfloat16 where the CPU computes it natively — with AMX it halved
+        # 50 people's results p50 and held no more memory once its shapes were bucketed; float32
+        # elsewhere, where bfloat16 is several times slower; docs/app.md.)
         if embedder is None:
-            embedder = "minilm"
+            embedder = "minilm:auto"
         self.embedder_spec = resolve_auto_spec(embedder) if isinstance(embedder, str) else None
         self._shared: Any = None if self.embedder_spec is not None else embedder
         self._live: OrderedDict[str, Runtime] = OrderedDict()

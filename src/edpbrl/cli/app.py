@@ -120,7 +120,11 @@ def add_parsers(sub) -> None:
         help="where estimates start: packaged (the prior fitted on the packaged population, moved "
         "by the words a person types; default), none (the flat prior) or a file from `edpbrl prior fit`",
     )
-    sv.add_argument("--embedder", default="minilm", help=embedder_help())
+    sv.add_argument(
+        "--embedder",
+        default="minilm:auto",
+        help=embedder_help(default="minilm:auto: bfloat16 where the CPU or GPU computes it natively"),
+    )
     sv.add_argument("--steps", type=positive_int, help="diffusion inference steps (default: the backend's)")
     sv.add_argument("--size", type=positive_int, help="image size in pixels (default: the backend's)")
     sv.add_argument("--guidance", type=nonnegative_float, help="classifier-free guidance scale ≥ 0")

@@ -189,8 +189,8 @@ def load_vocabulary(path):
     return Vocabulary.default() if path is None else Vocabulary.load(path, dedupe=True)
 
 
-def embedder_help(what: str = "text encoder") -> str:
-    return f"{what}: {spec_usage()} (default minilm)"
+def embedder_help(what: str = "text encoder", default: str = "minilm") -> str:
+    return f"{what}: {spec_usage()} (default {default})"
 
 
 def add_model_options(

@@ -7,10 +7,10 @@ of 1–40 random prompts of the packaged vocabulary through an encoder spec on o
 reports the resident set size after a warm-up call and at the end, with the time per prompt.
 The process tunes glibc's allocator as the web app does (:func:`edpbrl.memory.tune_malloc`).
 
-Each spec is measured twice: through the project's encoder (shapes bucketed, see
-:class:`~edpbrl.embed.minilm.MiniLMEmbedder`) and, as the baseline in the same run, through the
-sentence-transformers model's own ``encode`` (every batch at its exact shape; what the project
-did before), for MiniLM specs only.
+Each spec is measured twice: through the project's encoder (``edpbrl``: in bfloat16 its shapes
+are bucketed, see :class:`~edpbrl.embed.minilm.MiniLMEmbedder`) and, as the baseline in the same
+run, through the sentence-transformers model's own ``encode`` (``package``: every batch at its
+exact shape; what the project did before), for MiniLM specs only.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ..memory import tune_malloc
 @dataclass
 class EncoderMemory:
     spec: str
-    path: str  # "bucketed" (the project's encoder) or "exact shapes" (the package's own encode)
+    path: str  # "edpbrl" (the project's encoder) or "package" (sentence-transformers' own encode)
     calls: int
     texts: int
     rss_start_mb: float  # after loading and one warm-up call
@@ -59,7 +59,7 @@ def _child(spec: str, path: str, calls: int, seed: int) -> EncoderMemory:
     emb = load_embedder(spec, cache=False)
     prompts = sample_prompts(2_000, seed)
     rng = np.random.default_rng(seed)
-    if path == "bucketed":
+    if path == "edpbrl":
         encode = emb.encode
     else:
         model = emb._load()  # the package's SentenceTransformer
@@ -83,7 +83,7 @@ def run(specs=("minilm",), calls: int = 1_000, seed: int = 0) -> list[dict]:
     """One row per (spec, path), each measured in a fresh process; see the module docstring."""
     rows = []
     for spec in specs:
-        for path in ("bucketed", "exact shapes") if spec.startswith("minilm") else ("bucketed",):
+        for path in ("edpbrl", "package") if spec.startswith("minilm") else ("edpbrl",):
             args = [sys.executable, "-m", __name__, spec, path, str(calls), str(seed)]
             done = subprocess.run(args, stdout=subprocess.PIPE, text=True, check=False)
             if done.returncode != 0:

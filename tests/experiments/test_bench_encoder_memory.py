@@ -1,0 +1,17 @@
+import pytest
+
+from edpbrl.errors import EdpbrlError
+from edpbrl.experiments.bench_encoder_memory import run
+
+
+def test_one_row_per_spec_from_a_fresh_process_each():
+    rows = run(specs=("hashing:32",), calls=5)
+    assert [(r["spec"], r["path"]) for r in rows] == [("hashing:32", "edpbrl")]  # no package baseline
+    r = rows[0]
+    assert r["calls"] == 5 and 5 <= r["texts"] <= 200 and r["ms_per_text"] > 0
+    assert r["rss_start_mb"] > 10 and r["growth_mb"] == pytest.approx(r["rss_end_mb"] - r["rss_start_mb"])
+
+
+def test_a_failing_child_is_one_error_naming_the_spec():
+    with pytest.raises(EdpbrlError, match="nonsense-encoder"):
+        run(specs=("nonsense-encoder",), calls=1)

@@ -12,6 +12,17 @@ def test_one_row_per_spec_from_a_fresh_process_each():
     assert r["rss_start_mb"] > 10 and r["growth_mb"] == pytest.approx(r["rss_end_mb"] - r["rss_start_mb"])
 
 
-def test_a_failing_child_is_one_error_naming_the_spec():
+def test_an_unknown_spec_is_one_error_before_any_process_starts(monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("a child was started"))
     with pytest.raises(EdpbrlError, match="nonsense-encoder"):
-        run(specs=("nonsense-encoder",), calls=1)
+        run(specs=("hashing:32", "nonsense-encoder"), calls=1)
+
+
+def test_a_failing_child_is_one_error_naming_the_spec(monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, ""))
+    with pytest.raises(EdpbrlError, match=r"hashing:32 \(edpbrl\) failed"):
+        run(specs=("hashing:32",), calls=1)

@@ -81,6 +81,10 @@ def _child(spec: str, path: str, calls: int, seed: int) -> EncoderMemory:
 
 def run(specs=("minilm",), calls: int = 1_000, seed: int = 0) -> list[dict]:
     """One row per (spec, path), each measured in a fresh process; see the module docstring."""
+    from ..embed import load_embedder
+
+    for spec in specs:
+        load_embedder(spec, cache=False)  # an unknown spec: one line here, not a child's traceback
     rows = []
     for spec in specs:
         for path in ("edpbrl", "package") if spec.startswith("minilm") else ("edpbrl",):

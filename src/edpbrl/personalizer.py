@@ -499,19 +499,26 @@ class Personalizer:
             self._derived[key] = compute()
         return self._derived[key]
 
+    def _pending_answers(self) -> list:
+        """The answer records whose options have no features yet."""
+        return [r for r in self.records if r.kind == "answer" and r.features is None]
+
+    @staticmethod
+    def _option_texts(records) -> list[str]:
+        return list(dict.fromkeys(t for r in records for t in r.query.options))
+
     def unencoded_options(self) -> list[str]:
         """Distinct option texts of the answers whose features are not computed yet: what the
         next estimate encodes (a caller may encode them beforehand, e.g. outside a lock, with an
         encoder that keeps rows)."""
-        pending = (r for r in self.records if r.kind == "answer" and r.features is None)
-        return list(dict.fromkeys(t for r in pending for t in r.query.options))
+        return self._option_texts(self._pending_answers())
 
     def _encode_pending(self) -> None:
         """Encode the options of every answer that has no features yet, in one batch."""
-        pending = [r for r in self.records if r.kind == "answer" and r.features is None]
+        pending = self._pending_answers()
         if not pending:
             return
-        texts = self.unencoded_options()
+        texts = self._option_texts(pending)
         X = np.asarray(self.embedder.encode(texts), dtype=np.float32)  # (the encoders' precision)
         row = {t: i for i, t in enumerate(texts)}
         for r in pending:

@@ -63,7 +63,7 @@ def _child(spec: str, path: str, calls: int, seed: int) -> EncoderMemory:
         encode = emb.encode
     else:
         model = emb._load()  # the package's SentenceTransformer
-        bf16 = getattr(emb, "precision", "fp32") == "bf16"
+        bf16 = emb.precision == "bf16"
 
         def encode(texts):
             with torch_autocast("cpu") if bf16 else contextlib.nullcontext():
@@ -81,13 +81,19 @@ def _child(spec: str, path: str, calls: int, seed: int) -> EncoderMemory:
 
 def run(specs=("minilm",), calls: int = 1_000, seed: int = 0) -> list[dict]:
     """One row per (spec, path), each measured in a fresh process; see the module docstring."""
-    from ..embed import load_embedder
+    from ..embed import MiniLMEmbedder, load_embedder
 
-    for spec in specs:
-        load_embedder(spec, cache=False)  # an unknown spec: one line here, not a child's traceback
+    # an unknown spec: one line here, not a child's traceback; the package baseline exists only
+    # for the sentence-transformers MiniLM (not, e.g., minilm-static)
+    paths = {
+        spec: ("edpbrl", "package")
+        if isinstance(load_embedder(spec, cache=False), MiniLMEmbedder)
+        else ("edpbrl",)
+        for spec in specs
+    }
     rows = []
     for spec in specs:
-        for path in ("edpbrl", "package") if spec.startswith("minilm") else ("edpbrl",):
+        for path in paths[spec]:
             args = [sys.executable, "-m", __name__, spec, path, str(calls), str(seed)]
             done = subprocess.run(args, stdout=subprocess.PIPE, text=True, check=False)
             if done.returncode != 0:

@@ -65,6 +65,64 @@ def test_own_words_weights_are_fitted_by_leave_one_out_least_squares():
         p.with_words(np.zeros(3))
 
 
+def _worded_population(n=40, d=12, seed=3):
+    """Members whose taste is a shared mean plus a linear function of their words' embedding plus a
+    little noise: what the words map should learn."""
+    rng = np.random.default_rng(seed)
+    E = rng.normal(size=(n, d))
+    E /= np.linalg.norm(E, axis=1, keepdims=True)
+    W = rng.normal(size=(d, d)) * 0.3
+    X = 0.5 + E @ W.T + 0.01 * rng.normal(size=(n, d))
+    return X, E, W
+
+
+def test_words_map_predicts_held_out_members_from_their_words():
+    """The map is learned on the others and predicts a left-out member far better than the two
+    weights alone (which cannot express a linear map other than a multiple of the identity)."""
+    X, E, W = _worded_population()
+    names = [f"s{i}" for i in range(len(X))]
+    err_map, err_two = [], []
+    for i in range(8):
+        keep = [j for j in range(len(X)) if j != i]
+        kw = dict(embedder="hashing:12", words=E[keep])
+        with_map = fit_prior(X[keep], [names[j] for j in keep], words_map=True, **kw)
+        two = fit_prior(X[keep], [names[j] for j in keep], **kw)
+        assert two.words_map is None and with_map.words_map.shape == (12, 12)
+        err_map.append(np.linalg.norm(with_map.with_words(E[i]).mean - X[i]))
+        err_two.append(np.linalg.norm(two.with_words(E[i]).mean - X[i]))
+    assert np.mean(err_map) < 0.3 * np.mean(err_two)
+    full = fit_prior(X, names, embedder="hashing:12", words=E, words_map=True)
+    e = E[0]
+    np.testing.assert_allclose(
+        full.with_words(e).mean, full.mean_weight * full.mean + full.words_weight * e + full.words_map @ e
+    )
+    assert full.words_alpha in {float(a) for a in np.logspace(-3, 3, 13)}
+
+
+def test_words_map_matches_a_direct_ridge_fit_on_the_residuals():
+    """W is the ridge regression (penalty chosen by leave-one-out) of θ* − a·m₋ⱼ − b·eⱼ on eⱼ,
+    checked against the closed form (EᵀE + αI)⁻¹EᵀR at the chosen α."""
+    X, E, _ = _worded_population(n=25, d=6, seed=5)
+    p = fit_prior(X, [f"s{i}" for i in range(25)], embedder="hashing:6", words=E, words_map=True)
+    others = (X.sum(0)[None] - X) / 24
+    R = X - p.mean_weight * others - p.words_weight * E
+    ref = np.linalg.solve(E.T @ E + p.words_alpha * np.eye(6), E.T @ R).T
+    np.testing.assert_allclose(p.words_map, ref, atol=1e-10)
+
+
+def test_words_map_survives_files_and_leave_one_out(tmp_path):
+    X, E, _ = _worded_population()
+    names = [f"s{i}" for i in range(len(X))]
+    p = fit_prior(X, names, embedder="hashing:12", words=E, words_map=True)
+    q = Prior.load(p.save(tmp_path / "p.npz"))
+    np.testing.assert_allclose(q.words_map, p.words_map)
+    assert q.words_alpha == p.words_alpha and q.fit_words_map
+    assert p.without("s3").words_map is not None
+    off = fit_prior(X, names, embedder="hashing:12", words=E)
+    r = Prior.load(off.save(tmp_path / "off.npz"))
+    assert r.words_map is None and not r.fit_words_map and r.without("s3").words_map is None
+
+
 def test_leave_out_refits_and_records():
     X, names = _population()
     names[3] = "Cozy_Autumn"
@@ -125,6 +183,7 @@ def test_personalizer_uses_the_prior_for_estimation_and_design(style_prior, tiny
     p = Personalizer.default(k=3, episodes=3, vocabulary=str(tiny_vocab_dir), embedder=emb, prior=prior,
                              words="warm golden sunshine", method="ed-pbrl-mixture")  # fmt: skip
     e = emb.encode(["warm golden sunshine"])[0]
+    assert prior.words_map is None  # the packaged default: two weights
     np.testing.assert_allclose(
         p.fit(), prior.scale * (prior.mean_weight * prior.mean + prior.words_weight * e)
     )

@@ -60,6 +60,20 @@ def test_simulate_json_contract(tiny_vocab_dir, capsys):
     assert all(keys <= set(r) for r in res)
 
 
+def test_experiment_ceiling_json_table_and_file(tiny_vocab_dir, capsys, tmp_path):
+    args = ["experiment", "ceiling", "--vocab", str(tiny_vocab_dir), "--embedder", "hashing:16", "--k", "3"]
+    args += ["--style", "sunny", "--questions", "3", "--questions", "6", "--pool", "20", "--orders", "2"]
+    assert main([*args, "--no-progress", "--json"]) == 0
+    (r,) = _json(capsys)["results"]
+    assert r["questions"] == [3, 6] and len(r["oracle_variance"]) == 2
+    assert all(o <= v for o, v in zip(r["oracle_variance"], r["random_variance"]))
+    out = tmp_path / "c.json"
+    assert main([*args, "--no-progress", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "random Qs for oracle" in text and text.count("sunny") == 2
+    assert json.loads(out.read_text())["results"][0]["style"] == "sunny"
+
+
 def test_bench_design_json(capsys):
     rc = main(["bench", "design", "--slots", "2", "--words", "50", "--dim", "16", "--json"])
     assert rc == 0

@@ -38,6 +38,23 @@ def test_fit_then_show(tmp_path, capsys):
     np.testing.assert_allclose(Prior.load(out).mean, prior.mean)
     code, _, text = run(["prior", "show", str(out)], capsys)
     assert code == 0 and "4 members" in text and "style 0, style 1" in text
+    assert not info["words_map"] and "·words\n" in text and "W·words" not in text
+    mapped = tmp_path / "mapped.npz"
+    args = [
+        "prior",
+        "fit",
+        "--styles",
+        str(d),
+        "--embedder",
+        "hashing:32",
+        "--words-map",
+        "--out",
+        str(mapped),
+    ]
+    assert run(args, capsys)[0] == 0
+    assert Prior.load(mapped).words_map.shape == (32, 32)
+    code, _, text = run(["prior", "show", str(mapped)], capsys)
+    assert "+ W·words (ridge α = " in text
 
 
 def test_fit_errors(tmp_path, capsys):

@@ -6,7 +6,7 @@ import itertools
 import torch
 
 from edpbrl.design.information import query_fisher
-from edpbrl.design.pool import greedy_logdet, info_factors, logdet_gains
+from edpbrl.design.pool import greedy_logdet, info_factors, logdet_gains, variance_gains
 
 
 def _candidates(n=40, K=3, H=2, d=5, seed=0):
@@ -30,6 +30,30 @@ def test_logdet_gains_match_direct_logdets():
     M = 0.5 * torch.eye(5, dtype=torch.float64) + U[3] @ U[3].T
     direct = torch.stack([torch.logdet(M + U[i] @ U[i].T) - torch.logdet(M) for i in range(len(U))])
     assert torch.allclose(logdet_gains(M, U), direct, atol=1e-8)
+
+
+def test_variance_gains_match_direct_inverses():
+    """The Woodbury form equals tr(V M⁻¹) − tr(V (M + U Uᵀ)⁻¹) with explicit inverses, and with
+    V = I it is the A-criterion's gain."""
+    U = info_factors(_candidates(), torch.randn(5, dtype=torch.float64))
+    M = 0.5 * torch.eye(5, dtype=torch.float64) + U[3] @ U[3].T
+    R = torch.randn(5, 2, dtype=torch.float64)
+    for V in (R @ R.T, torch.eye(5, dtype=torch.float64)):
+        direct = torch.stack(
+            [
+                torch.trace(V @ torch.linalg.inv(M)) - torch.trace(V @ torch.linalg.inv(M + U[i] @ U[i].T))
+                for i in range(len(U))
+            ]
+        )
+        gains = variance_gains(M, U, V)
+        assert torch.allclose(gains, direct, atol=1e-9) and (gains >= -1e-12).all()
+    # a V that sees only direction 0: candidates that inform direction 0 win
+    e0 = torch.zeros(5, 5, dtype=torch.float64)
+    e0[0, 0] = 1.0
+    W = torch.zeros(2, 5, 1, dtype=torch.float64)
+    W[0, 0, 0], W[1, 1, 0] = 1.0, 3.0  # candidate 1 is more informative, but about direction 1
+    assert torch.argmax(variance_gains(torch.eye(5, dtype=torch.float64), W, e0)) == 0
+    assert torch.argmax(logdet_gains(torch.eye(5, dtype=torch.float64), W)) == 1
 
 
 def test_lazy_greedy_equals_plain_greedy_and_is_near_exhaustive():

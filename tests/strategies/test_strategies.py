@@ -43,16 +43,16 @@ def test_every_method_runs_end_to_end(tiny_vocab_dir, method):
 
 
 def test_new_methods_registered():
-    for m in ("ed-pbrl-adaptive", "dopt-pool", "info-gain"):
+    for m in ("ed-pbrl-adaptive", "dopt-pool", "info-gain", "score-gain"):
         assert m in METHODS
-    assert make_strategy("info-gain").adaptive
+    assert make_strategy("info-gain").adaptive and make_strategy("score-gain").adaptive
     assert make_strategy("ed-pbrl-adaptive").adaptive
     assert not make_strategy("dopt-pool").adaptive
     with pytest.raises(EdpbrlError):
         AdaptiveDesignStrategy(every=0)
 
 
-@pytest.mark.parametrize("method", ["ed-pbrl-adaptive", "info-gain"])
+@pytest.mark.parametrize("method", ["ed-pbrl-adaptive", "info-gain", "score-gain"])
 def test_adaptive_plans_depend_on_answers(tiny_vocab_dir, method):
     """Same seed, different answers → different later episodes (the strategy uses the data)."""
     runs = []
@@ -72,7 +72,7 @@ def test_adaptive_plans_depend_on_answers(tiny_vocab_dir, method):
     (ep0, s0), (ep1, s1) = runs
     # before any answer both plan the same first episode; later plans differ
     assert np.array_equal(ep0[0], ep1[0])
-    if method == "info-gain":
+    if method in ("info-gain", "score-gain"):
         assert not np.array_equal(ep0[5:], ep1[5:])
     else:  # the re-solved designs differ (the sampled tokens may coincide on a tiny vocab)
         assert torch.allclose(s0.static.weights, s1.static.weights)
@@ -108,7 +108,7 @@ def test_candidate_features_carry_the_questions_information(tiny_vocab_dir):
     assert torch.allclose(U[0] @ U[0].T, F, atol=1e-10)
 
 
-@pytest.mark.parametrize("method", ["ed-pbrl", "ed-pbrl-adaptive", "dopt-pool", "info-gain"])
+@pytest.mark.parametrize("method", ["ed-pbrl", "ed-pbrl-adaptive", "dopt-pool", "info-gain", "score-gain"])
 def test_single_entry_slot(tmp_path, method):
     """A fixed slot (one entry, like the paper's base subject) is kept at weight 1."""
     d = tmp_path / "v"

@@ -4,7 +4,7 @@
 # flat-prior random questions. Seeds in chunks of 10 (a finished chunk is skipped), merged per
 # experiment. Needs `edpbrl data paper` first.
 # Usage: run.sh [EXPERIMENT ...]; experiments: flat prior info-gain floor orthogonal misleading other-model loo
-# (default: all).
+# score-gain map loo-map ceiling (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 E=".venv/bin/edpbrl"
@@ -35,6 +35,10 @@ fi
 if sel info-gain; then  # the adaptive, θ-aware baseline (expected information gain at θ̂) with the prior
   run info-gain --prior packaged --words auto --label prior+words --method info-gain --episodes 6 --episodes 20
 fi
+if sel score-gain; then  # adaptive and targeted: the question that most lowers the posterior variance
+  # of prompt scores (V-weighted), same prior and words
+  run score-gain --prior packaged --words auto --label prior+words --method score-gain --episodes 6 --episodes 20
+fi
 if sel floor; then  # a wider prior: the isotropic variance raised (the paper's styles lie 2-4.5x
   # further from the population mean than its own members do, left out one at a time)
   for nf in 0.0007 0.0015; do
@@ -57,6 +61,30 @@ if sel other-model; then  # the person judges with MiniLM's static wordpiece emb
   run other-model-flat --world other-model --method random --label flat --episodes 6
   run other-model-prior --world other-model --prior packaged --words auto --label prior+words \
     --method random --method ed-pbrl-rounded --episodes 6
+fi
+MAPPED="$OUT/map/prior.npz"  # the packaged prior with the learned ridge map of the words (opt-in)
+mapped_prior() {
+  mkdir -p "$OUT/map"
+  [ -f "$MAPPED" ] || HF_HUB_OFFLINE=1 "$E" prior fit --packaged --words-map --out "$MAPPED" > /dev/null 2>&1
+}
+if sel map; then
+  mapped_prior
+  run map --prior "$MAPPED" --words auto --label prior+mapped-words \
+    --method random --method info-gain "${BUDGETS[@]}"
+fi
+if sel loo-map; then
+  mapped_prior
+  STY=("${PACKAGED[@]}")
+  run loo-map --prior "$MAPPED" --words auto --label prior+mapped-words --method random "${BUDGETS[@]}"
+  STY=("${STYLES[@]}")
+fi
+if sel ceiling; then  # the oracle bound: how much could any choice of questions gain over random ones?
+  mkdir -p "$OUT/ceiling"
+  C=(experiment ceiling --vocab paper --embedder minilm --pool 600 --orders 10 --no-progress)
+  [ -f "$OUT/ceiling/prior.json" ] || HF_HUB_OFFLINE=1 "$E" "${C[@]}" --prior packaged --words auto \
+    "${STYLES[@]}" "${PACKAGED[@]}" --out "$OUT/ceiling/prior.json" > "$OUT/ceiling/prior.txt"
+  [ -f "$OUT/ceiling/flat.json" ] || HF_HUB_OFFLINE=1 "$E" "${C[@]}" --prior none --words none \
+    "${STYLES[@]}" --out "$OUT/ceiling/flat.json" > "$OUT/ceiling/flat.txt"
 fi
 if sel loo; then  # the packaged styles, leave-one-out (the prior's namesake member left out)
   STY=("${PACKAGED[@]}")

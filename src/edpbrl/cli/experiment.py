@@ -29,6 +29,7 @@ from .options import (
     parallel_kwargs,
     positive_float,
     positive_int,
+    progress_bar,
     run_grid,
     sim_config,
 )
@@ -143,6 +144,40 @@ def cmd_surrogate(a) -> int:
     return 0
 
 
+def cmd_ceiling(a) -> int:
+    """The oracle bound on any design's gain over random questions (posterior test-score variance)."""
+    from ..experiments.ceiling import information_ceiling
+
+    if a.out:
+        check_out(a.out, force=a.force)
+    cfg = sim_config(a)
+    styles = a.style or ["paper:sunny", "paper:medieval", "paper:technological"]
+    rows = []
+    with progress_bar("ceiling", count=False, disable=a.no_progress) as cb:
+        for style in styles:
+            rows.append(
+                information_ceiling(
+                    style, cfg, a.questions or (30, 100, 300), pool=a.pool, orders=a.orders, progress=cb
+                ).as_dict()
+            )
+    if a.out:
+        Path(a.out).write_text(json.dumps({"config": dataclasses.asdict(cfg), "results": rows}, indent=2))
+    if a.json:
+        print(json.dumps({"results": rows}, indent=2))
+        return 0
+    print(f"prior {cfg.prior}, words {cfg.words}, pool {a.pool} episodes, {a.orders} random orders")
+    print(
+        f"{'style':<22} {'questions':>9} {'T random':>9} {'T oracle':>9} "
+        f"{'random Qs for oracle':>21} {'ratio':>6}"
+    )
+    for r in rows:
+        for q, tr, to, need in zip(
+            r["questions"], r["random_variance"], r["oracle_variance"], r["random_questions_for_oracle"]
+        ):
+            print(f"{r['style']:<22} {q:>9} {tr:>9.4f} {to:>9.4f} {need:>21.0f} {need / q:>6.2f}")
+    return 0
+
+
 def cmd_sweep(a) -> int:
     from ..experiments.sweep import run_sweep, sweep_markdown, write_sweep
 
@@ -169,11 +204,11 @@ def cmd_sweep(a) -> int:
 
 
 def add_parsers(sub) -> None:
-    """Register ``edpbrl experiment {curves,table,merge,timing,surrogate,sweep}``."""
+    """Register ``edpbrl experiment {curves,table,merge,timing,surrogate,ceiling,sweep}``."""
     from ..experiments.report import METRICS
 
     e = sub.add_parser(
-        "experiment", help="evaluation experiments (curves, table, merge, timing, surrogate, sweep)"
+        "experiment", help="evaluation experiments (curves, table, merge, timing, surrogate, ceiling, sweep)"
     )
     esub = e.add_subparsers(dest="experiment", required=True)
 
@@ -228,6 +263,29 @@ def add_parsers(sub) -> None:
     sg.add_argument("--seeds", type=positive_int, default=2, help="sessions per method")
     add_json_option(sg)
     sg.set_defaults(fn=cmd_surrogate)
+
+    ce = esub.add_parser(
+        "ceiling",
+        help="how much could any choice of questions gain over random ones? "
+        "(an oracle that knows the person's taste, greedy from a pool)",
+    )
+    add_model_options(ce)
+    add_simulation_options(ce, criterion=False)
+    ce.add_argument(
+        "--style", action="append", help="style file/name or paper:NAME; repeatable (default: paper's 3)"
+    )
+    ce.add_argument(
+        "--questions",
+        type=positive_int,
+        action="append",
+        help="budget in questions; repeatable (30, 100, 300)",
+    )
+    ce.add_argument("--pool", type=int_range(2), default=600, help="random candidate episodes (default 600)")
+    ce.add_argument("--orders", type=positive_int, default=20, help="random orders averaged (default 20)")
+    ce.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_out_option(ce, "also write the JSON here")
+    add_json_option(ce)
+    ce.set_defaults(fn=cmd_ceiling)
 
     sw = esub.add_parser("sweep", help="error against user rationality β and regulariser λ")
     add_model_options(sw)

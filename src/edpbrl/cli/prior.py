@@ -33,7 +33,7 @@ def cmd_prior_fit(a) -> int:
         files.extend(found)
     if a.packaged:
         files.extend(population_style_files())
-    kw = dict(noise_floor=a.noise_floor, scale=a.scale)
+    kw = dict(noise_floor=a.noise_floor, scale=a.scale, words_map=a.words_map)
     with progress_bar("prior", count=False) as cb:
         if a.db:
             from ..population import prior_from_store
@@ -65,7 +65,10 @@ def cmd_prior_show(a) -> int:
     shares = ", ".join(f"{100 * s:.1f}%" for s in d["top_component_shares"])
     iso = d["isotropic_variance"]
     print(f"  covariance: {d['components']} components + isotropic {iso:.2e}; top shares {shares}")
-    print(f"  own words: mean = {d['mean_weight']:.3f}·population mean + {d['words_weight']:.3f}·words")
+    mapped = f" + W·words (ridge α = {d['words_alpha']:g})" if d["words_map"] else ""
+    print(
+        f"  own words: mean = {d['mean_weight']:.3f}·population mean + {d['words_weight']:.3f}·words{mapped}"
+    )
     print(f"  assumed rationality β₀ = {d['scale']:g} ± {d['scale_sd']:g}")
     return 0
 
@@ -87,6 +90,12 @@ def add_parsers(sub) -> None:
     )
     f.add_argument("--embedder", default="minilm", help=embedder_help())
     f.add_argument("--noise-floor", type=float, default=0.0, help="lower bound on the isotropic variance")
+    f.add_argument(
+        "--words-map",
+        action="store_true",
+        help="also learn a ridge map from the words to the taste (helps people who write like the "
+        "population; fit it on sessions, --db, rather than on written styles)",
+    )
     f.add_argument("--scale", type=float, default=10.0, help="assumed rationality β₀ (default 10)")
     add_out_option(f, "the prior file to write (.npz)", required=True)
     f.set_defaults(fn=cmd_prior_fit)

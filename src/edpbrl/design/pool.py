@@ -42,6 +42,22 @@ def logdet_gains(M: Tensor, U: Tensor, L: Tensor | None = None) -> Tensor:
     return torch.linalg.slogdet(G)[1]
 
 
+def variance_gains(M: Tensor, U: Tensor, V: Tensor) -> Tensor:
+    """tr(V M⁻¹) − tr(V (M + U_e U_eᵀ)⁻¹) for every candidate e: how much asking it lowers the
+    posterior variance of the scores that V weights (a V-weighted, targeted gain).
+
+    By the Woodbury identity the reduction is tr((I + U_eᵀ M⁻¹ U_e)⁻¹ U_eᵀ M⁻¹ V M⁻¹ U_e).
+    M (d, d) positive definite, U (n, d, r), V (d, d) positive semi-definite. Returns (n,).
+    """
+    L = torch.linalg.cholesky(0.5 * (M + M.T))
+    n, d, r = U.shape
+    flat = U.permute(1, 0, 2).reshape(d, n * r)
+    A = torch.cholesky_solve(flat, L).reshape(d, n, r).permute(1, 0, 2)  # M⁻¹ U_e (n, d, r)
+    G = U.transpose(1, 2) @ A + torch.eye(r, dtype=U.dtype, device=U.device)  # (n, r, r)
+    B = A.transpose(1, 2) @ (V @ A)  # U_eᵀ M⁻¹ V M⁻¹ U_e (n, r, r)
+    return torch.linalg.solve(G, B).diagonal(dim1=1, dim2=2).sum(-1)
+
+
 def greedy_logdet(M0: Tensor, U: Tensor, n: int, batch: int = 64) -> list[int]:
     """Lazy greedy: n distinct candidates maximising log det(M0 + Σ U_e U_eᵀ).
 

@@ -1,0 +1,68 @@
+"""The oracle bound on a design's gain (experiments.ceiling): its quantities against direct
+computation, and that the oracle is never behind random questions."""
+
+import numpy as np
+import pytest
+import torch
+
+from edpbrl.errors import EdpbrlError
+from edpbrl.experiments.ceiling import _episode_texts, information_ceiling
+from edpbrl.experiments.simulate import SimConfig, setup_world
+from edpbrl.users import read_style, style_theta
+
+
+def _cfg(tiny_vocab_dir, **kw):
+    return SimConfig(
+        vocab=str(tiny_vocab_dir), embedder="hashing:16", k=3, n_test=200, n_choice_tests=20, **kw
+    )
+
+
+def test_prior_variance_is_the_test_score_variance_under_the_flat_prior(tiny_vocab_dir):
+    cfg = _cfg(tiny_vocab_dir, lam=2.0)
+    r = information_ceiling("sunny", cfg, budgets=(6, 12), pool=40, orders=3)
+    X = setup_world(cfg).X_test_learner
+    C = np.cov(X.T, bias=True)
+    assert r.prior_variance == pytest.approx(np.trace(C) / 2.0, rel=1e-9)  # tr(C (λI)⁻¹)
+    assert r.questions_per_episode == 3 and r.questions == [6, 12]
+
+
+def test_oracle_is_never_behind_random_and_the_ratio_is_consistent(tiny_vocab_dir):
+    r = information_ceiling(
+        "sunny", _cfg(tiny_vocab_dir, rationality=20.0), budgets=(3, 9, 15), pool=60, orders=5
+    )
+    assert all(o <= rv + 1e-12 for o, rv in zip(r.oracle_variance, r.random_variance))
+    assert all(o < r.prior_variance for o in r.oracle_variance)
+    # random needs at least as many questions as the oracle to reach the oracle's variance
+    assert all(need >= q - 1e-9 for need, q in zip(r.random_questions_for_oracle, r.questions))
+    assert r.as_dict()["style"] == "sunny"
+
+
+def test_first_oracle_step_is_the_best_single_episode(tiny_vocab_dir):
+    """With a budget of one episode the oracle's variance is the minimum over the pool, found here
+    by trying every candidate with an explicit inverse."""
+    from edpbrl.design.pool import info_factors
+
+    cfg = _cfg(tiny_vocab_dir, rationality=10.0)
+    r = information_ceiling("sunny", cfg, budgets=(3,), pool=25, orders=2, seed=4)
+    w = setup_world(cfg)
+    rng = np.random.default_rng(4)
+    eps = np.stack(
+        [np.stack([rng.integers(len(s), size=3) for s in w.design_vocab.slots], -1) for _ in range(25)]
+    )
+    texts = [t for e in _episode_texts(w.design_vocab, eps) for o in e for t in o]
+    X = torch.as_tensor(np.asarray(w.learner.encode(texts), dtype=np.float64)).reshape(25, 3, 3, -1)
+    theta = torch.as_tensor(10.0 * style_theta(read_style("sunny"), w.base))
+    U = info_factors(X, theta)
+    Xt = torch.as_tensor(w.X_test_learner)
+    C = torch.cov(Xt.T, correction=0)
+    best = min(
+        float(torch.trace(C @ torch.linalg.inv(torch.eye(16, dtype=torch.float64) + u @ u.T))) for u in U
+    )
+    assert r.oracle_variance[0] == pytest.approx(best, rel=1e-8)
+
+
+def test_errors(tiny_vocab_dir):
+    with pytest.raises(EdpbrlError, match="at least 2 episodes"):
+        information_ceiling("sunny", _cfg(tiny_vocab_dir), pool=1)
+    with pytest.raises(EdpbrlError, match="cannot cover"):
+        information_ceiling("sunny", _cfg(tiny_vocab_dir), budgets=(300,), pool=10)

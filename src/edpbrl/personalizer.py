@@ -184,6 +184,7 @@ class Personalizer:
             np.random.default_rng(seed),
             progress=progress,
             prior_precision=precision,
+            encode=self.embedder.encode,
         )
         self._episodes: list[np.ndarray] = []  # each (K, H)
         self._questions: list[Query] = []

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from edpbrl.errors import EdpbrlError
-from edpbrl.experiments.ceiling import _episode_texts, information_ceiling
+from edpbrl.experiments.ceiling import information_ceiling
 from edpbrl.experiments.simulate import SimConfig, setup_world
 from edpbrl.users import read_style, style_theta
 
@@ -49,7 +49,7 @@ def test_first_oracle_step_is_the_best_single_episode(tiny_vocab_dir):
     eps = np.stack(
         [np.stack([rng.integers(len(s), size=3) for s in w.design_vocab.slots], -1) for _ in range(25)]
     )
-    texts = [t for e in _episode_texts(w.design_vocab, eps) for o in e for t in o]
+    texts = [w.design_vocab.prompt(o[: h + 1]) for e in eps for o in e for h in range(3)]
     X = torch.as_tensor(np.asarray(w.learner.encode(texts), dtype=np.float64)).reshape(25, 3, 3, -1)
     theta = torch.as_tensor(10.0 * style_theta(read_style("sunny"), w.base))
     U = info_factors(X, theta)
@@ -66,3 +66,17 @@ def test_errors(tiny_vocab_dir):
         information_ceiling("sunny", _cfg(tiny_vocab_dir), pool=1)
     with pytest.raises(EdpbrlError, match="cannot cover"):
         information_ceiling("sunny", _cfg(tiny_vocab_dir), budgets=(300,), pool=10)
+
+
+def test_an_oracle_that_knows_less_is_not_better_at_one_episode(tiny_vocab_dir):
+    """The full oracle's first episode is the best in the pool, so a chooser without the true θ,
+    without the real features or without the test prompts does no better after one episode."""
+    cfg = _cfg(tiny_vocab_dir, rationality=10.0, prior="none")
+    full = information_ceiling("sunny", cfg, budgets=(3, 9), pool=30, orders=2, seed=2)
+    for kw in (dict(knows="prior"), dict(features="surrogate"), dict(target="vocab")):
+        r = information_ceiling("sunny", cfg, budgets=(3, 9), pool=30, orders=2, seed=2, **kw)
+        assert r.oracle_variance[0] >= full.oracle_variance[0] - 1e-12
+        assert r.random_variance == full.random_variance  # the same pool and orders
+        assert {k: r.as_dict()[k] for k in kw} == kw
+    with pytest.raises(EdpbrlError, match="knows must be one of truth, prior"):
+        information_ceiling("sunny", cfg, knows="everything")

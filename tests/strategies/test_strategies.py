@@ -1,5 +1,7 @@
 """Every query strategy runs end to end through the Personalizer (hashing encoder, tiny vocab)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -43,7 +45,7 @@ def test_every_method_runs_end_to_end(tiny_vocab_dir, method):
 
 
 def test_new_methods_registered():
-    for m in ("ed-pbrl-adaptive", "dopt-pool", "info-gain", "score-gain"):
+    for m in ("ed-pbrl-adaptive", "dopt-pool", "info-gain", "score-gain", "score-gain-encoded"):
         assert m in METHODS
     assert make_strategy("info-gain").adaptive and make_strategy("score-gain").adaptive
     assert make_strategy("ed-pbrl-adaptive").adaptive
@@ -52,7 +54,7 @@ def test_new_methods_registered():
         AdaptiveDesignStrategy(every=0)
 
 
-@pytest.mark.parametrize("method", ["ed-pbrl-adaptive", "info-gain", "score-gain"])
+@pytest.mark.parametrize("method", ["ed-pbrl-adaptive", "info-gain", "score-gain", "score-gain-encoded"])
 def test_adaptive_plans_depend_on_answers(tiny_vocab_dir, method):
     """Same seed, different answers → different later episodes (the strategy uses the data)."""
     runs = []
@@ -72,7 +74,7 @@ def test_adaptive_plans_depend_on_answers(tiny_vocab_dir, method):
     (ep0, s0), (ep1, s1) = runs
     # before any answer both plan the same first episode; later plans differ
     assert np.array_equal(ep0[0], ep1[0])
-    if method in ("info-gain", "score-gain"):
+    if method in ("info-gain", "score-gain", "score-gain-encoded"):
         assert not np.array_equal(ep0[5:], ep1[5:])
     else:  # the re-solved designs differ (the sampled tokens may coincide on a tiny vocab)
         assert torch.allclose(s0.static.weights, s1.static.weights)
@@ -108,7 +110,9 @@ def test_candidate_features_carry_the_questions_information(tiny_vocab_dir):
     assert torch.allclose(U[0] @ U[0].T, F, atol=1e-10)
 
 
-@pytest.mark.parametrize("method", ["ed-pbrl", "ed-pbrl-adaptive", "dopt-pool", "info-gain", "score-gain"])
+@pytest.mark.parametrize(
+    "method", ["ed-pbrl", "ed-pbrl-adaptive", "dopt-pool", "info-gain", "score-gain", "score-gain-encoded"]
+)
 def test_single_entry_slot(tmp_path, method):
     """A fixed slot (one entry, like the paper's base subject) is kept at weight 1."""
     d = tmp_path / "v"
@@ -181,3 +185,26 @@ def test_static_design_is_solved_once_for_concurrent_sessions(tiny_vocab_dir, mo
         t.join()
     assert len(made) == 5 and len(calls) == 1
     assert len({id(p.design) for p in made}) == 1
+
+
+def test_encoded_score_gain_scores_what_the_person_is_shown(tiny_vocab_dir):
+    """The pool's features are the session encoder's encodings of the options' prefix texts (as the
+    questions word them), each pool episode is asked at most once, and a context without an
+    encoder gets a one-line error."""
+    from edpbrl.strategies.candidates import encoded_options
+    from edpbrl.strategies.info_gain import EncodedScoreGainStrategy
+
+    p = _session(tiny_vocab_dir, "score-gain-encoded", episodes=6)
+    s = p.strategy
+    asked = [tuple(ep.ravel()) for ep in p._episodes]
+    assert len(set(asked)) == len(asked) == 6
+    pool = {tuple(c.ravel()) for c in s._cand}
+    assert set(asked) <= pool and (~s._free).sum() == 6
+    q = p._questions[0]
+    ep = p._episodes[q.episode]
+    want = np.stack([p.embedder.encode([p.vocabulary.prompt(ep[k, : q.step + 1])])[0] for k in range(p.k)])
+    X = encoded_options(p.embedder.encode, p.vocabulary, ep[None])[0, :, q.step]
+    np.testing.assert_allclose(X.numpy(), want)
+    ctx = dataclasses.replace(p.ctx, encode=None)
+    with pytest.raises(EdpbrlError, match="needs the learner's encoder"):
+        EncodedScoreGainStrategy(pool=10).plan(ctx, 1)

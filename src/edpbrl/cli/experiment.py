@@ -157,7 +157,15 @@ def cmd_ceiling(a) -> int:
         for style in styles:
             rows.append(
                 information_ceiling(
-                    style, cfg, a.questions or (30, 100, 300), pool=a.pool, orders=a.orders, progress=cb
+                    style,
+                    cfg,
+                    a.questions or (30, 100, 300),
+                    pool=a.pool,
+                    orders=a.orders,
+                    progress=cb,
+                    knows=a.knows,
+                    features=a.features,
+                    target=a.target,
                 ).as_dict()
             )
     if a.out:
@@ -165,7 +173,10 @@ def cmd_ceiling(a) -> int:
     if a.json:
         print(json.dumps({"results": rows}, indent=2))
         return 0
-    print(f"prior {cfg.prior}, words {cfg.words}, pool {a.pool} episodes, {a.orders} random orders")
+    print(
+        f"prior {cfg.prior}, words {cfg.words}, pool {a.pool} episodes, {a.orders} random orders; the "
+        f"oracle knows the {a.knows} θ, chooses with {a.features} features for the {a.target} prompts"
+    )
     print(
         f"{'style':<22} {'questions':>9} {'T random':>9} {'T oracle':>9} "
         f"{'random Qs for oracle':>21} {'ratio':>6}"
@@ -282,6 +293,26 @@ def add_parsers(sub) -> None:
     )
     ce.add_argument("--pool", type=int_range(2), default=600, help="random candidate episodes (default 600)")
     ce.add_argument("--orders", type=positive_int, default=20, help="random orders averaged (default 20)")
+    ce.add_argument(
+        "--knows",
+        choices=("truth", "prior"),
+        default="truth",
+        help="the θ the oracle chooses with: the person's true one, or the prior's mean (default truth)",
+    )
+    ce.add_argument(
+        "--features",
+        choices=("real", "surrogate"),
+        default="real",
+        help="what the oracle chooses with: the encoder's prefix embeddings, or the designs' token-sum "
+        "surrogate (default real)",
+    )
+    ce.add_argument(
+        "--target",
+        choices=("test", "vocab"),
+        default="test",
+        help="whose scores' variance the oracle lowers: the held-out test prompts', or the design "
+        "vocabulary's random prefixes' (default test)",
+    )
     ce.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_out_option(ce, "also write the JSON here")
     add_json_option(ce)

@@ -18,6 +18,17 @@ that no real design can beat in the Laplace picture:
 Random questions are the same pool taken in random order. The report gives T at each budget for
 both, and how many random questions reach the oracle's T (by interpolation on the random curve):
 that ratio is an upper bound on the question-efficiency gain of any design in this setting.
+
+**What the oracle's gain is made of.** Three switches take its knowledge away one at a time (the
+questions are always *scored* by the exact information at the true θ and by T):
+
+* ``knows="prior"``: it chooses with the information at the prior's mean (given the words) instead
+  of at the true θ — what a design can know before the first answer;
+* ``features="surrogate"``: it chooses with the designs' per-token surrogate features (the
+  normalised sums of the options' token embeddings) instead of the encoder's embedding of each
+  prefix;
+* ``target="vocab"``: it lowers the variance of the design vocabulary's random prefixes' scores
+  instead of the held-out test prompts' (what a design can know without the test set).
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ import torch
 
 from ..design.pool import info_factors, variance_gains
 from ..errors import EdpbrlError
-from ..vocab import join_prompt
+from ..strategies.candidates import encoded_options
 from .simulate import SimConfig, learner_prior, person_theta, person_words, setup_world
 
 
@@ -40,6 +51,9 @@ class CeilingResult:
     style: str
     prior: str
     words: str | None
+    knows: str  # "truth" or "prior": the θ the oracle's choices use
+    features: str  # "real" or "surrogate": the features its choices use
+    target: str  # "test" or "vocab": the scores whose variance its choices lower
     questions_per_episode: int
     pool: int
     questions: list[int]  # budgets in questions
@@ -52,17 +66,12 @@ class CeilingResult:
         return asdict(self)
 
 
-def _episode_texts(vocab, episodes: np.ndarray) -> list[list[list[str]]]:
-    """Option prefix texts [e][k][h] of episodes (n, K, H) of token indices."""
-    slots = vocab.slots
-    out = []
-    for ep in episodes:
-        rows = []
-        for opt in ep:
-            toks = [slots[h].entries[int(t)] for h, t in enumerate(opt)]
-            rows.append([join_prompt(toks[: h + 1]) for h in range(len(toks))])
-        out.append(rows)
-    return out
+def _prefix_covariance(X: torch.Tensor) -> torch.Tensor:
+    """(d, d): the covariance of the pool's option prefixes, centred per step and summed over
+    steps. X (n, K, H, d)."""
+    Y = X.reshape(-1, X.shape[2], X.shape[3])
+    Yc = Y - Y.mean(0)
+    return torch.einsum("nhd,nhe->de", Yc, Yc) / Y.shape[0]
 
 
 def information_ceiling(
@@ -73,8 +82,18 @@ def information_ceiling(
     orders: int = 20,
     seed: int = 0,
     progress=None,
+    knows: str = "truth",
+    features: str = "real",
+    target: str = "test",
 ) -> CeilingResult:
     """The oracle bound of the module docstring for one style (see :class:`CeilingResult`)."""
+    for name, value, allowed in (
+        ("knows", knows, ("truth", "prior")),
+        ("features", features, ("real", "surrogate")),
+        ("target", target, ("test", "vocab")),
+    ):
+        if value not in allowed:
+            raise EdpbrlError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     if pool < 2:
         raise EdpbrlError(f"the pool needs at least 2 episodes, got {pool}")
     w = setup_world(cfg)
@@ -88,26 +107,38 @@ def information_ceiling(
     words = person_words(style, cfg, w, theta_star)
     if prior is not None:
         e = None if words is None else np.asarray(w.learner.encode([words])[0], dtype=np.float64)
-        P = torch.as_tensor(prior.with_words(e).theta_precision())
+        moved = prior.with_words(e)
+        P = torch.as_tensor(moved.theta_precision())
+        theta_known = torch.as_tensor(moved.theta_mean())
     else:
         P = cfg.lam * torch.eye(theta.shape[0], dtype=torch.float64)
+        theta_known = None  # a flat prior knows nothing: uniform choice probabilities
+    if knows == "truth":
+        theta_known = theta
     rng = np.random.default_rng(seed)
     eps = np.stack(
         [np.stack([rng.integers(len(s), size=cfg.k) for s in vocab.slots], -1) for _ in range(pool)]
     )  # (pool, K, H)
-    texts = _episode_texts(vocab, eps)
-    flat = [t for e in texts for o in e for t in o]
-    uniq = list(dict.fromkeys(flat))
     if progress:
-        progress(0, 2, f"encoding {len(uniq)} prefixes")
-    E = np.asarray(w.learner.encode(uniq), dtype=np.float64)
-    index = {t: i for i, t in enumerate(uniq)}
-    X = torch.as_tensor(E[[index[t] for t in flat]]).reshape(pool, cfg.k, len(vocab.slots), -1)
-    X = X[:, :, steps]  # only the steps that ask
+        progress(0, 2, f"encoding the prefixes of {pool} episodes")
+    X = encoded_options(w.learner.encode, vocab, eps)[:, :, steps]  # only the steps that ask
     U = info_factors(X, theta)  # (pool, d, |steps|·K): the exact information at the true θ
     Xt = torch.as_tensor(w.X_test_learner)
     Xc = Xt - Xt.mean(0)
     C = Xc.T @ Xc / Xt.shape[0]
+    # what the oracle chooses with (by default: everything it knows is exact)
+    if features == "surrogate":
+        from ..mdp import PromptMDP
+        from ..strategies.candidates import surrogate_options
+
+        Xs = surrogate_options(PromptMDP.from_embedder(vocab, w.learner), eps)[:, :, steps]
+    else:
+        Xs = X
+    U_choose = info_factors(Xs, theta_known)
+    if target == "vocab":
+        C_choose = _prefix_covariance(Xs)
+    else:
+        C_choose = C
     per = len(steps)
     n_ep = [max(1, int(np.ceil(b / per))) for b in budgets]
     need = max(n_ep)
@@ -130,14 +161,16 @@ def information_ceiling(
     if progress:
         progress(1, 2, "oracle")
     H = P.clone()
+    H_choose = P.clone()  # the posterior precision as the chooser sees it
     oracle = [T(H)]
     free = torch.ones(pool, dtype=torch.bool)
     for _ in range(need):
-        g = variance_gains(H, U, C)
+        g = variance_gains(H_choose, U_choose, C_choose)
         g[~free] = -torch.inf
         i = int(torch.argmax(g))
         free[i] = False
         H = H + U[i] @ U[i].T
+        H_choose = H_choose + U_choose[i] @ U_choose[i].T
         oracle.append(T(H))
     if progress:
         progress(2, 2, "done")
@@ -157,6 +190,9 @@ def information_ceiling(
         style=str(style),
         prior=cfg.prior,
         words=words,
+        knows=knows,
+        features=features,
+        target=target,
         questions_per_episode=per,
         pool=pool,
         questions=[n * per for n in n_ep],

@@ -50,6 +50,9 @@ class StrategyContext:
         progress: optional callback ``progress(done, total, message)``.
         prior_precision: (d, d) the prior's precision on θ, used in place of λI by designs and
             baselines; None for the flat prior λI.
+        encode: the learner's encoder, ``encode(texts) -> (n, d)`` array — the features the
+            answers are learned from — for strategies that score whole prompts rather than the
+            per-token surrogate; None where the caller has none.
     """
 
     mdp: PromptMDP
@@ -62,6 +65,7 @@ class StrategyContext:
     model: MLEResult | None = None
     progress: Callable | None = None
     prior_precision: torch.Tensor | None = None
+    encode: Callable | None = None
 
     def __post_init__(self):
         if isinstance(self.k, bool) or not isinstance(self.k, int | np.integer) or self.k < 2:

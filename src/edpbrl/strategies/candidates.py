@@ -17,6 +17,7 @@ import contextlib
 import numpy as np
 import torch
 
+from ..errors import EdpbrlError
 from .base import StrategyContext
 
 Tensor = torch.Tensor
@@ -48,3 +49,25 @@ def surrogate_options(mdp, episodes: np.ndarray, dtype=torch.float64) -> Tensor:
     idx = torch.as_tensor(episodes, device=mdp.features.device) + mdp.offsets[:-1]
     X = mdp.features[idx].to(dtype).cumsum(dim=2)
     return X / X.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def prefix_texts(vocabulary, episodes: np.ndarray) -> list[list[list[str]]]:
+    """Option prefix texts [e][k][h] of episodes (n, K, H) of token indices, worded as a session
+    words its questions (:meth:`~edpbrl.vocab.Vocabulary.prompt`)."""
+    return [[[vocabulary.prompt(opt[: h + 1]) for h in range(len(opt))] for opt in ep] for ep in episodes]
+
+
+def encoded_options(encode, vocabulary, episodes: np.ndarray, dtype=torch.float64) -> Tensor:
+    """The encoder's features x (n, K, H, d) of candidate episodes' option prefixes (n, K, H):
+    what the person is actually shown, unlike :func:`surrogate_options`. Each distinct text is
+    encoded once."""
+    texts = prefix_texts(vocabulary, episodes)
+    flat = [t for e in texts for o in e for t in o]
+    uniq = list(dict.fromkeys(flat))
+    E = np.asarray(encode(uniq), dtype=np.float64)
+    if E.shape[0] != len(uniq) or not np.isfinite(E).all():
+        raise EdpbrlError(f"the encoder returned {E.shape[0]} finite rows for {len(uniq)} prompts")
+    index = {t: i for i, t in enumerate(uniq)}
+    X = torch.as_tensor(E[[index[t] for t in flat]], dtype=dtype)
+    n, K, H = episodes.shape
+    return X.reshape(n, K, H, -1)

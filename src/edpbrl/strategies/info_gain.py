@@ -9,6 +9,12 @@ of the regularised MLE); a fresh pool of random candidates is drawn and the best
   variance of the scores of the prompts the vocabulary makes, V (d, d) the covariance of their
   (prefix) features. What matters for ranking prompts is θ's component along the directions in
   which prompts differ; directions that barely separate prompts are not worth a question.
+* ``score-gain-encoded`` (ours): the same gain, with the questions' information computed from the
+  learner's own encoding of every candidate's option prefixes (what the person is shown) instead
+  of the per-token surrogate. The candidates are a fixed, seeded pool of episodes per vocabulary
+  (encoded once; an encoder with a cache serves every later session), each asked at most once.
+  ``edpbrl experiment ceiling`` shows why: an oracle choosing with the surrogate gains 1.5–1.9×
+  over random questions at 30 questions, with the encoder's features 2.8–3.1×.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import numpy as np
 import torch
 
 from ..design.pool import info_factors, logdet_gains, variance_gains
+from ..errors import EdpbrlError
 from .base import Strategy, StrategyContext
-from .candidates import random_pool, single_thread, surrogate_options
+from .candidates import encoded_options, random_pool, single_thread, surrogate_options
 from .registry import STRATEGIES
 
 Tensor = torch.Tensor
@@ -88,6 +95,50 @@ class ScoreGainStrategy(InfoGainStrategy):
         return np.stack(out)
 
 
+class EncodedScoreGainStrategy(ScoreGainStrategy):
+    """Adaptive: from a fixed pool of encoded candidate episodes, the one that most lowers the
+    posterior variance of the scores of the pool's prompts (see the module docstring)."""
+
+    def __init__(self, pool: int = 600, pool_seed: int = 0, **_):
+        super().__init__(pool=pool)
+        self.pool_seed = pool_seed
+        self._cand: np.ndarray | None = None  # (pool, K, H)
+        self._X: Tensor | None = None  # (pool, K, steps, d)
+        self._free: np.ndarray | None = None
+
+    def _setup(self, ctx: StrategyContext) -> None:
+        if ctx.encode is None:
+            raise EdpbrlError("method 'score-gain-encoded' needs the learner's encoder (ctx.encode)")
+        rng = np.random.default_rng(self.pool_seed)  # the pool belongs to the vocabulary
+        sizes = [len(s) for s in ctx.mdp.vocabulary.slots]
+        cand = np.stack([rng.integers(m, size=(self.pool, ctx.k)) for m in sizes], -1)
+        steps = [h for h, m in enumerate(sizes) if m > 1]
+        X = encoded_options(ctx.encode, ctx.mdp.vocabulary, cand)[:, :, steps]
+        Y = X.reshape(-1, X.shape[2], X.shape[3])
+        Yc = Y - Y.mean(0)
+        self.V = torch.einsum("nhd,nhe->de", Yc, Yc) / Y.shape[0]
+        self._cand, self._X, self._free = cand, X, np.ones(self.pool, dtype=bool)
+
+    def plan(self, ctx: StrategyContext, n: int) -> np.ndarray:
+        if self._X is None:
+            self._setup(ctx)
+        with single_thread():
+            theta, H = self.posterior(ctx)
+            V = self.V.to(H.dtype)
+            out = []
+            for _ in range(n):
+                if not self._free.any():  # the pool is spent: start over
+                    self._free[:] = True
+                U = info_factors(self._X, theta)
+                g = variance_gains(H, U, V)
+                g[torch.as_tensor(~self._free)] = -torch.inf
+                best = int(torch.argmax(g))
+                self._free[best] = False
+                out.append(self._cand[best])
+                H = H + U[best] @ U[best].T
+        return np.stack(out)
+
+
 STRATEGIES.register(
     "info-gain", InfoGainStrategy, help="adaptive expected information gain from a random pool (APReL-style)"
 )
@@ -95,4 +146,9 @@ STRATEGIES.register(
     "score-gain",
     ScoreGainStrategy,
     help="adaptive: the random-pool question that most lowers the posterior variance of prompt scores (ours)",
+)
+STRATEGIES.register(
+    "score-gain-encoded",
+    EncodedScoreGainStrategy,
+    help="score-gain on the encoder's features of a fixed pool of 600 encoded episodes (ours; slower)",
 )

@@ -4,7 +4,7 @@
 # flat-prior random questions. Seeds in chunks of 10 (a finished chunk is skipped), merged per
 # experiment. Needs `edpbrl data paper` first.
 # Usage: run.sh [EXPERIMENT ...]; experiments: flat prior info-gain floor orthogonal misleading other-model loo
-# score-gain map loo-map ceiling (default: all).
+# score-gain score-gain-encoded map loo-map (default: all). The oracle bound: ceiling.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 E=".venv/bin/edpbrl"
@@ -38,6 +38,10 @@ fi
 if sel score-gain; then  # adaptive and targeted: the question that most lowers the posterior variance
   # of prompt scores (V-weighted), same prior and words
   run score-gain --prior packaged --words auto --label prior+words --method score-gain --episodes 6 --episodes 20
+fi
+if sel score-gain-encoded; then  # the same gain on the encoder's features of a fixed encoded pool
+  run score-gain-encoded --prior packaged --words auto --label prior+words --method score-gain-encoded \
+    "${BUDGETS[@]}"
 fi
 if sel floor; then  # a wider prior: the isotropic variance raised (the paper's styles lie 2-4.5x
   # further from the population mean than its own members do, left out one at a time)
@@ -77,14 +81,6 @@ if sel loo-map; then
   STY=("${PACKAGED[@]}")
   run loo-map --prior "$MAPPED" --words auto --label prior+mapped-words --method random "${BUDGETS[@]}"
   STY=("${STYLES[@]}")
-fi
-if sel ceiling; then  # the oracle bound: how much could any choice of questions gain over random ones?
-  mkdir -p "$OUT/ceiling"
-  C=(experiment ceiling --vocab paper --embedder minilm --pool 600 --orders 10 --no-progress)
-  [ -f "$OUT/ceiling/prior.json" ] || HF_HUB_OFFLINE=1 "$E" "${C[@]}" --prior packaged --words auto \
-    "${STYLES[@]}" "${PACKAGED[@]}" --out "$OUT/ceiling/prior.json" > "$OUT/ceiling/prior.txt"
-  [ -f "$OUT/ceiling/flat.json" ] || HF_HUB_OFFLINE=1 "$E" "${C[@]}" --prior none --words none \
-    "${STYLES[@]}" --out "$OUT/ceiling/flat.json" > "$OUT/ceiling/flat.txt"
 fi
 if sel loo; then  # the packaged styles, leave-one-out (the prior's namesake member left out)
   STY=("${PACKAGED[@]}")

@@ -78,6 +78,23 @@ def loo_table(cells) -> str:
     return head + "\n".join(rows)
 
 
+def ceiling_table() -> str:
+    """One row per (setting, style) of docs/results/prior/ceiling/*.json: the oracle's questions,
+    its variance T and random's, and the random questions for the same T (their ratio)."""
+    lines = []
+    for f in sorted((ROOT / "ceiling").glob("*.json")):
+        for r in json.load(open(f))["results"]:
+            knows = f"{r.get('knows', 'truth')}/{r.get('features', 'real')}/{r.get('target', 'test')}"
+            cells = [
+                f"{q}: {need / q:.2f}×" for q, need in zip(r["questions"], r["random_questions_for_oracle"])
+            ]
+            lines.append(f"| {f.stem} | {knows} | {r['style']} | " + " | ".join(cells) + " |")
+    if not lines:
+        return ""
+    head = "| setting | oracle knows θ / features / target | style | @30 | @100 | @300 |\n" + "|---" * 6 + "|"
+    return head + "\n" + "\n".join(lines)
+
+
 def main() -> None:
     cells = load()
     out = []
@@ -87,6 +104,8 @@ def main() -> None:
         ("prior", "ed-pbrl-rounded[prior+words]"),
         ("prior", "ed-pbrl[prior+words]"),
         ("info-gain", "info-gain[prior+words]"),
+        ("score-gain", "score-gain[prior+words]"),
+        ("score-gain-encoded", "score-gain-encoded[prior+words]"),
     ]
     for metric in ("preference_error", "cosine_error", "choice_accuracy"):
         out.append(
@@ -139,6 +158,44 @@ def main() -> None:
             "### The prior's width: isotropic variance as fitted (2.3e-4) or raised (preference error)\n"
         )
         out.append(table(cells, width, (30, 100)) + "\n")
+    mapped = [
+        ("prior", "random[prior+words]"),
+        ("map", "random[prior+mapped-words]"),
+        ("info-gain", "info-gain[prior+words]"),
+        ("map", "info-gain[prior+mapped-words]"),
+    ]
+    if any(k[0] == "map" for k in cells):
+        out.append("### The learned words map (opt-in) on the paper's styles (preference error)\n")
+        out.append(table(cells, mapped, (30, 100, 300)) + "\n")
+    loo_map = sorted({k[1] for k in cells if k[0] == "loo-map"})
+    if loo_map:
+        out.append(
+            "### The learned words map on the packaged styles, each left out (random questions; "
+            "preference error ± s.e.)\n"
+        )
+        out.append(
+            "| style | two weights @30 | map @30 | two weights @300 | map @300 | map @30 ÷ flat @300 |"
+        )
+        out.append("|---|---|---|---|---|---|")
+        for st in loo_map:
+            two30 = cells.get(("loo-prior", st, "random[prior+words]", 30))
+            map30 = cells.get(("loo-map", st, "random[prior+mapped-words]", 30))
+            two300 = cells.get(("loo-prior", st, "random[prior+words]", 300))
+            map300 = cells.get(("loo-map", st, "random[prior+mapped-words]", 300))
+            f300 = cells.get(("loo-flat", st, "random[flat]", 300))
+            if all((two30, map30, two300, map300, f300)):
+                ratio = map30["preference_error_mean"] / f300["preference_error_mean"]
+                out.append(
+                    f"| {st} | {fmt(two30)} | {fmt(map30)} | {fmt(two300)} | {fmt(map300)} | {ratio:.2f} |"
+                )
+        out.append("")
+    ceiling = ceiling_table()
+    if ceiling:
+        out.append(
+            "### The oracle bound: random questions needed to match an oracle's posterior test-score "
+            "variance (ratio to the oracle's questions)\n"
+        )
+        out.append(ceiling + "\n")
     loo = loo_table(cells)
     if loo:
         out.append("### The packaged styles, each left out of the prior (preference error, ± s.e.)\n")

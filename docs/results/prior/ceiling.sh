@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The oracle bound (edpbrl experiment ceiling): how much could any choice of questions gain over
+# random ones, and which of the oracle's kinds of knowledge the gain comes from. One JSON per
+# setting under docs/results/prior/ceiling/ (an existing one is skipped). Needs `edpbrl data paper`.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+E=".venv/bin/edpbrl"
+OUT=docs/results/prior/ceiling
+mkdir -p "$OUT"
+STYLES=(--style paper:sunny --style paper:medieval --style paper:technological)
+PACKAGED=()
+for f in src/edpbrl/data/styles/*.txt; do PACKAGED+=(--style "$(basename "$f" .txt)"); done
+C=(experiment ceiling --vocab paper --embedder minilm --pool 600 --orders 10 --no-progress)
+one() {  # name, then options
+  local name=$1; shift
+  [ -f "$OUT/$name.json" ] || HF_HUB_OFFLINE=1 "$E" "${C[@]}" "$@" --out "$OUT/$name.json" > "$OUT/$name.txt"
+}
+one prior --prior packaged --words auto "${STYLES[@]}" "${PACKAGED[@]}"
+one flat --prior none --words none "${STYLES[@]}"
+P=(--prior packaged --words auto "${STYLES[@]}")
+one prior-knows-prior "${P[@]}" --knows prior
+one prior-surrogate "${P[@]}" --features surrogate
+one prior-vocab "${P[@]}" --target vocab
+one prior-design-knowledge "${P[@]}" --knows prior --features surrogate --target vocab

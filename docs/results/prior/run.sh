@@ -4,7 +4,7 @@
 # flat-prior random questions. Seeds in chunks of 10 (a finished chunk is skipped), merged per
 # experiment. Needs `edpbrl data paper` first.
 # Usage: run.sh [EXPERIMENT ...]; experiments: flat prior info-gain floor orthogonal misleading other-model loo
-# score-gain score-gain-encoded map loo-map (default: all). The oracle bound: ceiling.sh.
+# score-gain score-gain-encoded loo-score-gain-encoded map loo-map (default: all). The oracle bound: ceiling.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 E=".venv/bin/edpbrl"
@@ -42,6 +42,12 @@ fi
 if sel score-gain-encoded; then  # the same gain on the encoder's features of a fixed encoded pool
   run score-gain-encoded --prior packaged --words auto --label prior+words --method score-gain-encoded \
     "${BUDGETS[@]}"
+fi
+if sel loo-score-gain-encoded; then  # in distribution: three packaged styles, each left out of the prior
+  STY=(--style noir --style cozy_autumn --style technological)
+  run loo-score-gain-encoded --prior packaged --words auto --label prior+words --method score-gain-encoded \
+    --episodes 6 --episodes 20
+  STY=("${STYLES[@]}")
 fi
 if sel floor; then  # a wider prior: the isotropic variance raised (the paper's styles lie 2-4.5x
   # further from the population mean than its own members do, left out one at a time)

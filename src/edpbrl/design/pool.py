@@ -58,6 +58,15 @@ def variance_gains(M: Tensor, U: Tensor, V: Tensor) -> Tensor:
     return torch.linalg.solve(G, B).diagonal(dim1=1, dim2=2).sum(-1)
 
 
+def prefix_covariance(X: Tensor) -> Tensor:
+    """V (d, d): the covariance of candidate episodes' option prefix features, centred per step and
+    summed over steps — the prompts whose scores :func:`variance_gains` should make sure of.
+    X (n, K, H, d)."""
+    Y = X.reshape(-1, X.shape[2], X.shape[3])
+    Yc = Y - Y.mean(0)
+    return torch.einsum("nhd,nhe->de", Yc, Yc) / Y.shape[0]
+
+
 def greedy_logdet(M0: Tensor, U: Tensor, n: int, batch: int = 64) -> list[int]:
     """Lazy greedy: n distinct candidates maximising log det(M0 + Σ U_e U_eᵀ).
 

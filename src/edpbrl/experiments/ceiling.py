@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..design.pool import info_factors, variance_gains
+from ..design.pool import info_factors, prefix_covariance, variance_gains
 from ..errors import EdpbrlError
 from ..strategies.candidates import encoded_options
 from .simulate import SimConfig, learner_prior, person_theta, person_words, setup_world
@@ -64,14 +64,6 @@ class CeilingResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def _prefix_covariance(X: torch.Tensor) -> torch.Tensor:
-    """(d, d): the covariance of the pool's option prefixes, centred per step and summed over
-    steps. X (n, K, H, d)."""
-    Y = X.reshape(-1, X.shape[2], X.shape[3])
-    Yc = Y - Y.mean(0)
-    return torch.einsum("nhd,nhe->de", Yc, Yc) / Y.shape[0]
 
 
 def information_ceiling(
@@ -136,7 +128,7 @@ def information_ceiling(
         Xs = X
     U_choose = info_factors(Xs, theta_known)
     if target == "vocab":
-        C_choose = _prefix_covariance(Xs)
+        C_choose = prefix_covariance(Xs)
     else:
         C_choose = C
     per = len(steps)

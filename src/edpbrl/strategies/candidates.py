@@ -35,13 +35,18 @@ def single_thread():
         torch.set_num_threads(n)
 
 
+def random_episodes(rng: np.random.Generator, sizes, n: int, k: int) -> np.ndarray:
+    """n episodes (n, k, H) of token indices, every option's token uniform over its slot (slot h
+    has ``sizes[h]`` entries), i.i.d.; drawn slot by slot from ``rng``."""
+    out = np.empty((n, k, len(sizes)), dtype=np.int64)
+    for h, m in enumerate(sizes):
+        out[:, :, h] = rng.integers(m, size=(n, k))
+    return out
+
+
 def random_pool(ctx: StrategyContext, n: int) -> np.ndarray:
     """n candidate episodes (n, K, H): every option's token uniform over its slot, i.i.d."""
-    sizes = [len(s) for s in ctx.mdp.vocabulary.slots]
-    out = np.empty((n, ctx.k, len(sizes)), dtype=np.int64)
-    for h, m in enumerate(sizes):
-        out[:, :, h] = ctx.rng.integers(m, size=(n, ctx.k))
-    return out
+    return random_episodes(ctx.rng, [len(s) for s in ctx.mdp.vocabulary.slots], n, ctx.k)
 
 
 def surrogate_options(mdp, episodes: np.ndarray, dtype=torch.float64) -> Tensor:

@@ -22,10 +22,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..design.pool import info_factors, logdet_gains, variance_gains
+from ..design.pool import info_factors, logdet_gains, prefix_covariance, variance_gains
 from ..errors import EdpbrlError
 from .base import Strategy, StrategyContext
-from .candidates import encoded_options, random_pool, single_thread, surrogate_options
+from .candidates import encoded_options, random_episodes, random_pool, single_thread, surrogate_options
 from .registry import STRATEGIES
 
 Tensor = torch.Tensor
@@ -75,10 +75,9 @@ class ScoreGainStrategy(InfoGainStrategy):
         if self.V is None:
             rng = np.random.default_rng(0)  # V belongs to the vocabulary, not to the session's draws
             sizes = [len(s) for s in ctx.mdp.vocabulary.slots]
-            cand = np.stack([rng.integers(m, size=(self.v_pool, 1)) for m in sizes], -1)
-            X = surrogate_options(ctx.mdp, cand)[:, 0]  # (n, H, d)
-            Xc = X - X.mean(0)
-            self.V = torch.einsum("nhd,nhe->de", Xc, Xc) / X.shape[0]
+            self.V = prefix_covariance(
+                surrogate_options(ctx.mdp, random_episodes(rng, sizes, self.v_pool, 1))
+            )
         return self.V
 
     def plan(self, ctx: StrategyContext, n: int) -> np.ndarray:
@@ -111,12 +110,10 @@ class EncodedScoreGainStrategy(ScoreGainStrategy):
             raise EdpbrlError("method 'score-gain-encoded' needs the learner's encoder (ctx.encode)")
         rng = np.random.default_rng(self.pool_seed)  # the pool belongs to the vocabulary
         sizes = [len(s) for s in ctx.mdp.vocabulary.slots]
-        cand = np.stack([rng.integers(m, size=(self.pool, ctx.k)) for m in sizes], -1)
+        cand = random_episodes(rng, sizes, self.pool, ctx.k)
         steps = [h for h, m in enumerate(sizes) if m > 1]
         X = encoded_options(ctx.encode, ctx.mdp.vocabulary, cand)[:, :, steps]
-        Y = X.reshape(-1, X.shape[2], X.shape[3])
-        Yc = Y - Y.mean(0)
-        self.V = torch.einsum("nhd,nhe->de", Yc, Yc) / Y.shape[0]
+        self.V = prefix_covariance(X)
         self._cand, self._X, self._free = cand, X, np.ones(self.pool, dtype=bool)
 
     def plan(self, ctx: StrategyContext, n: int) -> np.ndarray:

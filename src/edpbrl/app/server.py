@@ -31,6 +31,7 @@ from ..errors import EdpbrlError
 from ..memory import tune_malloc
 from ..render import Generator, ImageCache, load_generator
 from ..store import open_store
+from ..threads import limit_blas_threads
 from ..version import __version__
 from .context import AppContext
 from .middleware import LOOPBACK_HOSTS, Protection, install_error_handlers, install_middleware
@@ -239,6 +240,7 @@ def serve(
     sock = bind_port(host, port)
     try:
         torch.set_num_threads(max(1, int(torch_threads)))
+        limit_blas_threads(max(1, int(torch_threads)))
         tune_malloc()
         configure_logging(log_level)
         opts = {"steps": steps, "size": size, "guidance": guidance}

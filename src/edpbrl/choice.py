@@ -135,6 +135,9 @@ def _newton_step(X: Tensor, theta: Tensor, grad: Tensor, lam: float, P: Tensor, 
     return torch.linalg.solve(0.5 * (Hs + Hs.T), grad)
 
 
+_ROUNDING = 1e-12  # relative size of a loss decrease that float64 evaluation of the loss cannot resolve
+
+
 def fit_mle(
     X,
     y,
@@ -180,15 +183,26 @@ def fit_mle(
             break
         it += 1
         step = _newton_step(X, theta, grad, lam, P, identity)
-        slope = float(grad @ step)
+        slope = float(grad @ step)  # the squared Newton decrement: the predicted decrease is slope/2
+        # Below the loss's rounding error Armijo's test cannot tell a better point from a worse one
+        # (it used to halve the step 40 times, then stop short of tol): there a Newton step is
+        # taken when it lowers the gradient, and otherwise the fit is as good as float64 allows.
+        at_rounding = slope <= _ROUNDING * max(1.0, abs(float(loss)))
         t = 1.0
         while True:
             new = theta - t * step
             nl, ng, npr = _loss_grad(new, X, y, lam, P, mean)
-            if float(nl) <= float(loss) - 1e-4 * t * slope or t < 1e-12:
+            if float(nl) <= float(loss) - 1e-4 * t * slope:
+                break
+            if at_rounding:
+                if float(ng.norm()) >= float(grad.norm()):
+                    t = 0.0
+                break
+            if t < 1e-12:
+                t = 0.0
                 break
             t *= 0.5
-        if t < 1e-12:
+        if t == 0.0:
             break
         theta, loss, grad = new, nl, ng
     if not converged and float(grad.norm()) <= thresh:

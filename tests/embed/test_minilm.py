@@ -156,3 +156,25 @@ def test_native_bf16_reads_the_cpu_flags(monkeypatch, tmp_path):
         assert mm.native_bf16("cpu") is expected
     monkeypatch.setattr(builtins, "open", real_open)
     assert mm.native_bf16("mps") is False
+
+
+def test_minilm_bf16_weights_stored_once_same_vectors_as_autocast(minilm):
+    """bfloat16 keeps the linear layers' weights in bfloat16 (cast once at load, not on every
+    call) and gives bit for bit the vectors of autocast over the float32 model, which casts the
+    same weights the same way on each forward pass."""
+    import torch
+
+    from edpbrl.embed.minilm import mean_pooled, torch_autocast
+
+    bf = MiniLMEmbedder(precision="bf16")
+    texts = ["a castle at dawn, watercolor", "a robot in the rain, neon glow", "a bowl of ramen"]
+    got = bf.encode(texts)
+    linears = [m for m in bf._model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears and all(m.weight.dtype == torch.bfloat16 for m in linears)
+    assert bf._model[0].auto_model.embeddings.word_embeddings.weight.dtype == torch.float32
+    fp32 = [m for m in minilm._model.modules() if isinstance(m, torch.nn.Linear)]
+    assert all(m.weight.dtype == torch.float32 for m in fp32)  # the float32 encoder's own copy
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # as the encoder batches them
+    with torch_autocast("cpu"):
+        ref = mean_pooled(minilm._model, [texts[i] for i in order], "cpu", bucket=True)
+    np.testing.assert_array_equal(got[order], ref)

@@ -113,6 +113,8 @@ class MiniLMEmbedder:
                     ) from exc
                 _check_stack(model)
                 model.eval()
+                if self.precision == "bf16":
+                    _linear_weights_to_bf16(model)
                 self._model = model
         return self._model
 
@@ -159,6 +161,19 @@ def mean_pooled(model: Any, texts: list[str], device: str, bucket: bool = False)
         mask = tok["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled[:n], dim=1).cpu().numpy()
+
+
+def _linear_weights_to_bf16(model: Any) -> None:
+    """Store the linear layers' weights and biases in bfloat16 once. Autocast casts them to
+    bfloat16 on every forward pass anyway (the same rounding), so the embeddings are bit for bit
+    the same, but calls of a few prompts no longer pay for casting 10 M weights each time (about
+    20 % of their time) and each copy of the model holds 21 MB less. Embeddings and LayerNorm
+    stay in float32, as autocast runs them."""
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            module.to(torch.bfloat16)
 
 
 def _check_stack(model: Any) -> None:

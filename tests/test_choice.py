@@ -118,7 +118,8 @@ def test_low_rank_paths_match_dense_solves(n):
     V = rng.normal(size=(50, 24))
     want = np.sqrt(np.einsum("md,de,me->m", V, np.linalg.inv(res.hessian.numpy()), V))
     np.testing.assert_allclose(confidence_ellipsoid(res).std(V).numpy(), want, rtol=1e-8)
-    assert dense.factor is None
+    # with a prior given, a small fit is kept as A and P too; its ellipsoid solves densely
+    assert (dense.factor is not None) == (dense.prior is not None) == (n * 3 < 24)
     np.testing.assert_allclose(confidence_ellipsoid(dense).std(V).numpy(), want, rtol=1e-8)
 
 
@@ -163,6 +164,29 @@ def test_low_rank_path_with_a_prior_mean_matches_the_dense_path():
     dense = fit_mle(X, y, 0.5, prior=np.eye(30), prior_mean=m)
     assert res.dense is None and res.factor is not None
     np.testing.assert_allclose(res.theta.numpy(), dense.theta.numpy(), atol=1e-8)
+
+
+def test_map_with_a_prior_keeps_the_posterior_precision_low_rank():
+    """With a prior precision P and fewer option rows than dimensions the fit keeps A (n·K, d) and
+    a reference to P, not the d × d matrix: its Hessian equals the MNL Fisher at θ̂ + λP (the
+    independent dense formula), and the ellipsoid's standard deviations equal vᵀH⁻¹v from an
+    explicit inverse."""
+    import torch
+
+    rng = np.random.default_rng(5)
+    n, K, d = 6, 4, 40
+    X, y = rng.normal(size=(n, K, d)), rng.integers(K, size=n)
+    B = rng.normal(size=(d, d))
+    P = torch.as_tensor(B @ B.T / d + 0.2 * np.eye(d))
+    res = fit_mle(X, y, 0.7, prior=P, prior_mean=rng.normal(size=d))
+    assert res.dense is None and res.factor.shape == (n * K, d) and res.prior is P  # shared, not copied
+    H = fisher_information(res.theta, X) + 0.7 * P
+    np.testing.assert_allclose(res.hessian.numpy(), H.numpy(), atol=1e-10)
+    V = rng.normal(size=(7, d))
+    ref = np.sqrt(np.einsum("md,de,me->m", V, np.linalg.inv(H.numpy()), V))
+    np.testing.assert_allclose(confidence_ellipsoid(res).std(V).numpy(), ref, rtol=1e-8)
+    big = fit_mle(rng.normal(size=(20, K, d)), rng.integers(K, size=20), 0.7, prior=P)
+    assert big.dense is not None and big.factor is None and big.prior is None  # n·K ≥ d: dense
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -86,18 +86,24 @@ class MLEResult:
     grad_norm: float
     iterations: int
     converged: bool
-    # the posterior precision: kept dense, or (identity prior, n·K < d) as A (n·K, d) and λ with
-    # precision AᵀA + λI — a fraction of the memory, and what low-rank solves need
+    # the posterior precision: kept dense, or (n·K < d) as A (n·K, d), λ and the prior precision P
+    # with precision AᵀA + λP (P = None: the identity) — P is the caller's tensor, not a copy, so a
+    # server holding many sessions' fits keeps one P and (n·K)·d numbers per fit instead of d²
     dense: Tensor | None = None
     factor: Tensor | None = None
     lam: float | None = None
+    prior: Tensor | None = None
 
     @property
     def hessian(self) -> Tensor:
-        """(d, d): Fisher at θ̂ + λP — the posterior precision of the Laplace approximation."""
+        """(d, d): Fisher at θ̂ + λP — the posterior precision of the Laplace approximation
+        (computed from the factor on each access when it is kept low-rank)."""
         if self.dense is not None:
             return self.dense
         A = self.factor
+        if self.prior is not None:
+            H = A.T @ A + self.lam * self.prior
+            return 0.5 * (H + H.T)
         return A.T @ A + self.lam * torch.eye(A.shape[1], dtype=A.dtype, device=A.device)
 
     def covariance(self) -> Tensor:
@@ -207,7 +213,7 @@ def fit_mle(
         theta, loss, grad = new, nl, ng
     if not converged and float(grad.norm()) <= thresh:
         converged = True
-    low_rank = identity and n * K < d
+    low_rank = n * K < d
     if low_rank:
         dense = None
     else:
@@ -222,6 +228,7 @@ def fit_mle(
         dense=dense,
         factor=_fisher_factor(X, theta) if low_rank else None,
         lam=float(lam) if low_rank else None,
+        prior=P if low_rank and not identity else None,
     )
 
 
@@ -267,4 +274,6 @@ def confidence_ellipsoid(result: MLEResult, level: float = 0.95) -> ConfidenceEl
         raise EdpbrlError(f"level must be in (0, 1), got {level}")
     d = result.theta.numel()
     radius = float(np.sqrt(chi2.ppf(level, d)))
+    if result.prior is not None:  # the Woodbury path below assumes precision AᵀA + λI
+        return ConfidenceEllipsoid(result.theta, result.hessian, radius)
     return ConfidenceEllipsoid(result.theta, result.hessian, radius, result.factor, result.lam)

@@ -259,3 +259,39 @@ def test_one_episode_cap_for_the_demo_and_the_app():
     from edpbrl.personalizer import MAX_EPISODES
 
     assert schemas.MAX_EPISODES is MAX_EPISODES == 500
+
+
+def test_the_words_are_encoded_by_the_first_estimate_not_on_restore(tiny_vocab_dir):
+    """Restoring a session (from its config) and answering its questions need no encoder call for
+    the person's words, so a restarted server does not wait for its encoder's model to load; the
+    first estimate encodes them, and then equals that of a personalizer that encoded them at once."""
+    from edpbrl.embed import load_embedder
+    from edpbrl.prior import fit_prior
+
+    rng = np.random.default_rng(0)
+    prior = dataclasses.replace(
+        fit_prior(rng.normal(size=(6, 16)), [f"s{i}" for i in range(6)], embedder="hashing:16"),
+        words_weight=0.5,
+    )
+    inner = load_embedder("hashing:16")
+
+    class Watched:
+        name, dim = inner.name, inner.dim
+
+        def __init__(self):
+            self.seen = []
+
+        def encode(self, texts):
+            self.seen += list(texts)
+            return inner.encode(texts)
+
+    kw = dict(vocabulary=tiny_vocab_dir, k=3, episodes=2, prior=prior, seed=3)
+    live = Personalizer.default(embedder=inner, words="warm light", **kw)
+    watched = Watched()
+    restored = Personalizer.from_config(live.config, embedder=watched, prior=prior)
+    for p in (live, restored):
+        for _ in range(3):
+            p.tell(p.ask(), 1)
+    assert "warm light" not in watched.seen
+    np.testing.assert_allclose(restored.fit(), live.fit(), atol=1e-10)
+    assert "warm light" in watched.seen

@@ -243,3 +243,27 @@ def test_packaged_prior_is_fitted_once_when_many_sessions_ask_at_once(monkeypatc
         t.join()
     assert len(calls) == 1
     assert len(got) == 6 and all(g is got[0] for g in got)
+
+
+def test_prior_from_styles_encodes_once_and_matches_per_style_thetas():
+    """One encoder call holds every sentence and name (so an encoder that keeps large calls on
+    disk serves the whole fit after a restart); the population mean equals that of θ* encoded
+    style by style."""
+    from edpbrl.users import read_style, style_theta
+
+    inner = HashingEmbedder(32)
+    calls = []
+
+    class Counting:
+        name, dim = inner.name, inner.dim
+
+        def encode(self, texts):
+            calls.append(list(texts))
+            return inner.encode(texts)
+
+    styles = ["sunny", "noir", "medieval"]
+    prior = prior_from_styles(styles, Counting())
+    sentences = [t for s in styles for t in read_style(s)]
+    assert calls == [sentences + [member_name(s) for s in styles]]
+    thetas = np.stack([style_theta(read_style(s), inner) for s in styles])
+    np.testing.assert_allclose(prior.mean, thetas.mean(0), atol=1e-12)

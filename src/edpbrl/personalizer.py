@@ -167,7 +167,7 @@ class Personalizer:
         if prior is not None and prior.dim != self.dim:
             raise EdpbrlError(f"the prior has dimension {prior.dim} but the encoder gives {self.dim}")
         self.words = words
-        self.prior = None if prior is None else prior.with_words(self._words_embedding(words))
+        self._base_prior, self._worded_prior = prior, None  # (see the prior property)
         precision = None
         if prior is not None:  # the words move the mean only: the precision is the shared prior's
             precision = _shared_value(
@@ -197,6 +197,17 @@ class Personalizer:
         self._candidates: tuple[np.ndarray, np.ndarray] | None = None
         if not self.strategy.adaptive:
             self._plan(episodes)
+
+    @property
+    def prior(self) -> Prior | None:
+        """The prior moved by the person's words (None: the flat λI). The words are encoded on
+        first use, by the first estimate, not when the personalizer is built: restoring a session
+        after a restart then needs no encoder, whose model may still be loading."""
+        if self._base_prior is None:
+            return None
+        if self._worded_prior is None:
+            self._worded_prior = self._base_prior.with_words(self._words_embedding(self.words))
+        return self._worded_prior
 
     def _words_embedding(self, words: str | None) -> np.ndarray | None:
         if words is None:
@@ -536,7 +547,7 @@ class Personalizer:
         """Bring the strategy's context up to date: the answers and the model fitted on them."""
         X, y = self._answered()
         self.ctx.X, self.ctx.y = list(X), list(y)
-        self.ctx.model = self.fit_result() if len(y) or self.prior is not None else None
+        self.ctx.model = self.fit_result() if len(y) or self._base_prior is not None else None
 
     # -- estimation ------------------------------------------------------------------------
     def fit_result(self):

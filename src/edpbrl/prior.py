@@ -376,14 +376,19 @@ def prior_from_styles(styles, embedder, **kw) -> Prior:
     """Fit a prior on style sentence files (paths or packaged names), each member's own words being
     its name (file stem, ``_`` as spaces). ``kw`` go to :func:`fit_prior`."""
     from .embed import embedder_spec
-    from .users import read_style, style_theta
+    from .users import read_style, theta_of_embeddings
 
     styles = list(styles)
     if len(styles) < 2:
         raise EdpbrlError(f"a prior needs at least 2 styles, got {len(styles)}")
-    thetas = np.stack([style_theta(read_style(s), embedder) for s in styles])
+    sentences = [read_style(s) for s in styles]
     names = [member_name(s) for s in styles]
-    words = np.asarray(embedder.encode(names), dtype=np.float64)
+    # one encoder call for every sentence and name: an encoder with a disk cache for large calls
+    # (the app's) then serves the whole fit from disk after a restart, without loading its model
+    E = np.asarray(embedder.encode([t for ss in sentences for t in ss] + names), dtype=np.float64)
+    ends = np.cumsum([len(ss) for ss in sentences])
+    thetas = np.stack([theta_of_embeddings(E[e - len(ss) : e]) for ss, e in zip(sentences, ends)])
+    words = E[ends[-1] :]
     try:
         spec = embedder_spec(embedder)
     except EdpbrlError:

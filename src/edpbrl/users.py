@@ -45,7 +45,12 @@ def read_style(style: str | Path) -> list[str]:
 
 def style_theta(sentences: Sequence[str], embedder) -> np.ndarray:
     """θ* = mean of the normalised sentence embeddings; (d,)."""
-    E = np.asarray(embedder.encode(list(sentences)), dtype=np.float64)
+    return theta_of_embeddings(embedder.encode(list(sentences)))
+
+
+def theta_of_embeddings(E) -> np.ndarray:
+    """θ* of a style from its sentences' embeddings E (n, d): the mean of the normalised rows; (d,)."""
+    E = np.asarray(E, dtype=np.float64)
     E = E / np.maximum(np.linalg.norm(E, axis=1, keepdims=True), 1e-12)
     return E.mean(0)
 

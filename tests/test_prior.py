@@ -234,6 +234,7 @@ def test_packaged_prior_is_fitted_once_when_many_sessions_ask_at_once(monkeypatc
 
     monkeypatch.setattr(prior_mod, "prior_from_styles", slow_fit)
     monkeypatch.setattr(prior_mod, "_PACKAGED", {})
+    monkeypatch.setattr(prior_mod, "_packaged_prior_path", lambda emb: None)  # no disk copy
     emb = HashingEmbedder(dim=8)
     got = []
     threads = [threading.Thread(target=lambda: got.append(prior_mod.packaged_prior(emb))) for _ in range(6)]
@@ -267,3 +268,46 @@ def test_prior_from_styles_encodes_once_and_matches_per_style_thetas():
     assert calls == [sentences + [member_name(s) for s in styles]]
     thetas = np.stack([style_theta(read_style(s), inner) for s in styles])
     np.testing.assert_allclose(prior.mean, thetas.mean(0), atol=1e-12)
+
+
+def test_packaged_prior_is_kept_on_disk_and_refitted_when_the_file_is_broken(tmp_path, monkeypatch):
+    """A restarted process loads the packaged prior from the cache directory (no encoder call, no
+    fit), equal to the fitted one; a broken file is refitted and rewritten; a caller's own encoder
+    object (no spec) gets no file."""
+    import edpbrl.prior as prior_mod
+    from edpbrl.app.sessions import SharedEmbedder
+    from edpbrl.embed import embedder_spec
+
+    monkeypatch.setenv("EDPBRL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(prior_mod, "_PACKAGED", {})
+    fitted = prior_mod.packaged_prior(SharedEmbedder(HashingEmbedder(32)))  # the app's wrapper
+    files = list((tmp_path / "priors").glob("packaged-*.npz"))
+    assert len(files) == 1
+    # it records the wrapped encoder's spec, so a process with the plain encoder accepts the file
+    assert fitted.embedder == embedder_spec(HashingEmbedder(32))
+    resolve_prior(Prior.load(files[0]), HashingEmbedder(32))
+
+    class Refuses:
+        name, dim = HashingEmbedder(32).name, 32
+
+        def encode(self, texts):
+            raise AssertionError("the packaged prior should come from disk")
+
+    monkeypatch.setattr(prior_mod, "_PACKAGED", {})
+    monkeypatch.setattr(prior_mod, "_packaged_prior_path", lambda emb: files[0])
+    loaded = prior_mod.packaged_prior(Refuses())
+    for field in ("mean", "components", "variances", "population", "words"):
+        np.testing.assert_array_equal(getattr(loaded, field), getattr(fitted, field))
+    assert (loaded.names, loaded.words_weight, loaded.noise) == (
+        fitted.names,
+        fitted.words_weight,
+        fitted.noise,
+    )
+    monkeypatch.undo()
+    monkeypatch.setenv("EDPBRL_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(prior_mod, "_PACKAGED", {})
+    files[0].write_bytes(b"not a prior")
+    again = prior_mod.packaged_prior(HashingEmbedder(32))
+    np.testing.assert_array_equal(again.mean, fitted.mean)
+    assert Prior.load(files[0]).names == fitted.names  # rewritten
+    assert prior_mod._packaged_prior_path(Refuses()) is None

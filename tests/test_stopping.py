@@ -90,3 +90,17 @@ def test_confidence_in_words_rejects_nonsense():
 
     with pytest.raises(EdpbrlError, match=r"^expected_error must be in \[0, 1\], got nan$"):
         confidence_words(float("nan"), 3)
+
+
+def test_importing_the_command_line_does_not_import_scipy_stats():
+    """A restarted server accepts requests only after its imports: SciPy's stats and linalg
+    (0.5 s) are imported by the first confidence computation, not by the modules."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, edpbrl.cli.main; "
+        "print(sorted(m for m in ('scipy.stats', 'scipy.linalg') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -42,6 +42,7 @@ style is never evaluated with itself in its prior.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -375,7 +376,6 @@ def population_style_files() -> list[Path]:
 def prior_from_styles(styles, embedder, **kw) -> Prior:
     """Fit a prior on style sentence files (paths or packaged names), each member's own words being
     its name (file stem, ``_`` as spaces). ``kw`` go to :func:`fit_prior`."""
-    from .embed import embedder_spec
     from .users import read_style, theta_of_embeddings
 
     styles = list(styles)
@@ -389,11 +389,22 @@ def prior_from_styles(styles, embedder, **kw) -> Prior:
     ends = np.cumsum([len(ss) for ss in sentences])
     thetas = np.stack([theta_of_embeddings(E[e - len(ss) : e]) for ss, e in zip(sentences, ends)])
     words = E[ends[-1] :]
-    try:
-        spec = embedder_spec(embedder)
-    except EdpbrlError:
-        spec = getattr(embedder, "name", "custom")
+    spec = _encoder_spec(embedder) or getattr(embedder, "name", "custom")
     return fit_prior(thetas, names, embedder=spec, words=words, **kw)
+
+
+def _encoder_spec(embedder) -> str | None:
+    """The :func:`~edpbrl.embed.load_embedder` spec of ``embedder``, looking through wrappers
+    that hold it as ``inner`` (a server's shared encoder); None for a caller's own object."""
+    from .embed import embedder_spec
+
+    inner = embedder
+    while inner is not None:
+        try:
+            return embedder_spec(inner)
+        except EdpbrlError:
+            inner = getattr(inner, "inner", None)
+    return None
 
 
 _PACKAGED: dict = {}
@@ -402,12 +413,63 @@ _PACKAGED_LOCK = threading.Lock()
 
 def packaged_prior(embedder) -> Prior:
     """The prior fitted on every packaged style and the packaged population (cached per encoder;
-    one thread fits it, concurrent callers wait for that one instead of fitting it again)."""
+    one thread fits it, concurrent callers wait for that one instead of fitting it again).
+
+    For the package's own encoders the fit is also kept on disk, in the embedding cache
+    directory (``$EDPBRL_CACHE_DIR``, see :func:`edpbrl.embed.default_cache_dir`) under a name
+    made of the encoder's name and a hash of the style files and of the fitting code: a restarted
+    server loads it in milliseconds instead of encoding 1,000 sentences and importing
+    scikit-learn before it can restore its first session. An unreadable file is refitted."""
     key = getattr(embedder, "name", id(embedder))
     with _PACKAGED_LOCK:
         if key not in _PACKAGED:
-            _PACKAGED[key] = prior_from_styles(population_style_files(), embedder)
+            path = _packaged_prior_path(embedder)
+            prior = None
+            if path is not None and path.is_file():
+                try:
+                    prior = Prior.load(path)
+                except EdpbrlError:
+                    prior = None
+            if prior is None:
+                prior = prior_from_styles(population_style_files(), embedder)
+                if path is not None:
+                    _write_quietly(prior, path)
+            _PACKAGED[key] = prior
         return _PACKAGED[key]
+
+
+def _packaged_prior_path(embedder) -> Path | None:
+    """The disk file of the packaged prior for ``embedder``; None for encoders without a spec
+    of their own (a caller's object: its name need not identify its vectors)."""
+    import hashlib
+
+    from .embed import default_cache_dir
+
+    if _encoder_spec(embedder) is None:
+        return None
+    h = hashlib.sha256(str(embedder.name).encode())
+    for f in population_style_files():
+        h.update(f.name.encode() + b"\x00" + f.read_bytes())
+    for module in ("prior.py", "users.py"):  # the fitting code: a changed fit is a new file
+        h.update((Path(__file__).parent / module).read_bytes())
+    return default_cache_dir() / "priors" / f"packaged-{h.hexdigest()[:32]}.npz"
+
+
+def _write_quietly(prior: Prior, path: Path) -> None:
+    """Save ``prior`` to ``path`` atomically (a temporary file, then a rename); a directory that
+    cannot be written only means no disk copy."""
+    import os
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+        os.close(fd)
+        prior.save(tmp)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError, UnboundLocalError):
+            os.unlink(tmp)
 
 
 PRIOR_CHOICES = ("none", "packaged")

@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solve_triangular
-from scipy.stats import norm
 
 from .errors import EdpbrlError
 
@@ -25,6 +23,11 @@ from .errors import EdpbrlError
 def expected_pair_error(theta, hessian, X, pairs) -> float:
     """Mean over ``pairs`` (m, 2) of Φ(−|θ̂ᵀΔ| / √(ΔᵀH⁻¹Δ)); θ̂ (d,), H (d, d) positive definite,
     X (n, d) candidate prompts' features. A pair with Δ = 0 counts ½ (a coin flip)."""
+    # imported here, not with the module: SciPy's stats and linalg take 0.5 s to import, which a
+    # restarted server would otherwise spend before it accepts requests
+    from scipy.linalg import solve_triangular
+    from scipy.stats import norm
+
     theta = np.asarray(theta, dtype=np.float64)
     X = np.asarray(X, dtype=np.float64)
     H = np.asarray(hessian, dtype=np.float64)

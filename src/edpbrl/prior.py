@@ -417,9 +417,10 @@ def packaged_prior(embedder) -> Prior:
 
     For the package's own encoders the fit is also kept on disk, in the embedding cache
     directory (``$EDPBRL_CACHE_DIR``, see :func:`edpbrl.embed.default_cache_dir`) under a name
-    made of the encoder's name and a hash of the style files and of the fitting code: a restarted
-    server loads it in milliseconds instead of encoding 1,000 sentences and importing
-    scikit-learn before it can restore its first session. An unreadable file is refitted."""
+    made of the encoder's name and a hash of the style files, of the fitting code and of
+    scikit-learn's version: a restarted server loads it in milliseconds instead of encoding 1,000
+    sentences and importing scikit-learn before it can restore its first session. An unreadable
+    file is refitted."""
     key = getattr(embedder, "name", id(embedder))
     with _PACKAGED_LOCK:
         if key not in _PACKAGED:
@@ -447,7 +448,9 @@ def _packaged_prior_path(embedder) -> Path | None:
 
     if _encoder_spec(embedder) is None:
         return None
-    h = hashlib.sha256(str(embedder.name).encode())
+    from importlib.metadata import version
+
+    h = hashlib.sha256(f"{embedder.name}\x00scikit-learn {version('scikit-learn')}".encode())
     for f in population_style_files():
         h.update(f.name.encode() + b"\x00" + f.read_bytes())
     for module in ("prior.py", "users.py"):  # the fitting code: a changed fit is a new file
@@ -461,6 +464,7 @@ def _write_quietly(prior: Prior, path: Path) -> None:
     import os
     import tempfile
 
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
@@ -468,8 +472,9 @@ def _write_quietly(prior: Prior, path: Path) -> None:
         prior.save(tmp)
         os.replace(tmp, path)
     except OSError:
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 PRIOR_CHOICES = ("none", "packaged")

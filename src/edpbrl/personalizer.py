@@ -39,6 +39,9 @@ FEEDBACK = ("dense", "final")  # dense: one question per slot over prefixes; fin
 # simulated people's estimates it costs 0.79 s of CPU instead of 4.36 s, finds prompts 2.2 % lower
 # by θ̂ and no worse by the people's true taste (docs/app.md, "Web app at scale")
 BEAM_CANDIDATES = 20
+# the prompts shown as a person's result (the app's results page, the θ export): the best n that
+# differ pairwise in at least this many slots (the plain top 4 often differ by one word)
+RESULT_MIN_DIFF_SLOTS = 2
 
 
 MAX_EPISODES = 500  # the most episodes one session plans (the demo and the app cap at this)

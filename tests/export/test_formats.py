@@ -162,6 +162,8 @@ def test_theta_json_and_npy(session, tmp_path):
     np.testing.assert_allclose(vec, restore(SQLiteStore(db), sid).fit())
     assert meta["n_answers"] == 3 and meta["dim"] == vec.shape[0] and meta["style"] == "foggy coast"
     assert len(meta["best_prompts"]) == 4 and meta["summary"]["n_answers"] == 3
+    # the varied prompts of the app's results page, not the plain top 4
+    assert [b["prompt"] for b in meta["best_prompts"]] == p.best_prompts(n=4, min_diff_slots=2)
     [npy] = export_session(db, sid, "npy", tmp_path / "only.npy")
     np.testing.assert_allclose(np.load(npy), vec)
 

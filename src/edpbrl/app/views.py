@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import EdpbrlError
 from ..export import FORMATS, Export, build_export
+from ..personalizer import RESULT_MIN_DIFF_SLOTS
 from ..render import seed_for
 from ..stopping import confidence_words
 from .context import AppContext
@@ -162,7 +163,8 @@ def session_result(ctx: AppContext, rt: Runtime, n: int = 4) -> dict[str, Any]:
     with rt.lock:
         fresh(ctx, rt)
         if "result" not in rt.cache:
-            prompts = list(rt.p.best_prompts(n=n, min_diff_slots=2))  # varied, each high-scoring
+            # varied, each high-scoring (the same prompts as the θ export)
+            prompts = list(rt.p.best_prompts(n=n, min_diff_slots=RESULT_MIN_DIFF_SLOTS))
             scores = [float(s) for s in rt.p.score(prompts)] if prompts else []
             rt.cache["result"] = [
                 {"rank": i + 1, "text": t, "score": s, "image": result_image_url(ctx, rt.sid, i)}

@@ -25,7 +25,10 @@ def theta_payload(store: Store, sid: str, personalizer=None, *, top: int = 5, n_
 
         p = restore(store, sid)
     theta = np.asarray(p.fit(), dtype=float)
-    prompts = list(p.best_prompts(n=n_prompts))
+    from ..personalizer import RESULT_MIN_DIFF_SLOTS
+
+    # the varied best prompts, as the app's results page shows them (and computed once for both)
+    prompts = list(p.best_prompts(n=n_prompts, min_diff_slots=RESULT_MIN_DIFF_SLOTS))
     scores = np.asarray(p.score(prompts), dtype=float).tolist() if prompts else []
     return {
         "format": "edpbrl-theta/1",

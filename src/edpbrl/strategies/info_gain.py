@@ -122,11 +122,11 @@ class EncodedScoreGainStrategy(ScoreGainStrategy):
         with single_thread():
             theta, H = self.posterior(ctx)
             V = self.V.to(H.dtype)
+            U = info_factors(self._X, theta)  # θ̂ is fixed while planning: one set of factors
             out = []
             for _ in range(n):
                 if not self._free.any():  # the pool is spent: start over
                     self._free[:] = True
-                U = info_factors(self._X, theta)
                 g = variance_gains(H, U, V)
                 g[torch.as_tensor(~self._free)] = -torch.inf
                 best = int(torch.argmax(g))

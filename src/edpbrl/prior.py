@@ -443,13 +443,12 @@ def _packaged_prior_path(embedder) -> Path | None:
     """The disk file of the packaged prior for ``embedder``; None for encoders without a spec
     of their own (a caller's object: its name need not identify its vectors)."""
     import hashlib
+    from importlib.metadata import version
 
     from .embed import default_cache_dir
 
     if _encoder_spec(embedder) is None:
         return None
-    from importlib.metadata import version
-
     h = hashlib.sha256(f"{embedder.name}\x00scikit-learn {version('scikit-learn')}".encode())
     for f in population_style_files():
         h.update(f.name.encode() + b"\x00" + f.read_bytes())

@@ -467,3 +467,56 @@ def test_sharing_the_taste_is_recorded(client):
     assert store.shared_session_ids() == [other]
     assert client.post(f"/api/sessions/{sid}/share", json={"share": "yes"}).status_code == 422
     assert client.post("/api/sessions/" + "x" * 32 + "/share", json={"share": True}).status_code == 404
+
+
+# -- results once computed are lookups ------------------------------------------------------------
+class _ModelText:
+    """A plug-in export that needs the model for more than the results page computed."""
+
+    needs_model = True
+
+    @staticmethod
+    def build(store, sid, *, personalizer=None):
+        from edpbrl.export import Export
+
+        return Export("theta.txt", "text/plain", repr(personalizer.fit().tolist()).encode())
+
+
+def test_cached_results_and_exports_skip_the_heavy_queue(client):
+    from edpbrl.export import FORMATS, Format, register_format
+
+    ctx = client.app.state.ctx
+    jobs = []
+    submit = ctx._submit
+    ctx._submit = lambda fn, priority: (jobs.append(priority), submit(fn, priority))[1]
+    plug = type("ModelText", (Format,), dict(vars(_ModelText)))()
+    register_format("model-text", plug)
+    try:
+        sid, s = start(client, style="cached")
+        s = answer(client, sid, s, position=0).json()
+        s = answer(client, sid, s, position=1).json()
+        first = client.get(f"/api/sessions/{sid}/result").json()
+        assert len(jobs) == 1  # computed in the heavy threads (and its summary with it)
+        page = client.get(f"/s/{sid}/result")
+        again = client.get(f"/api/sessions/{sid}/result").json()
+        th = client.get(f"/sessions/{sid}/export?format=theta").json()
+        npy = client.get(f"/sessions/{sid}/export?format=npy")
+        assert len(jobs) == 1, "a cached result, its page and the θ exports queued for heavy threads"
+        assert again == first and first["prompts"][0]["text"] in page.text
+        assert [p["prompt"] for p in th["best_prompts"]] == [p["text"] for p in first["prompts"]]
+        np.testing.assert_allclose(np.load(io.BytesIO(npy.content)), th["theta"])
+        # a plug-in model export is not known to be a lookup: it is always heavy
+        assert client.get(f"/sessions/{sid}/export?format=model-text").status_code == 200
+        assert len(jobs) == 2
+        # a new answer invalidates the cache: computed again, on the new answers
+        s = answer(client, sid, s, position=0).json()
+        new = client.get(f"/api/sessions/{sid}/result").json()
+        assert len(jobs) == 3 and new["n_answered"] == first["n_answered"] + 1
+        assert client.get(f"/sessions/{sid}/export?format=theta").json()["n_answers"] == new["n_answered"]
+        assert len(jobs) == 3
+        client.post(f"/api/sessions/{sid}/undo", json={})  # and so does an undo
+        assert client.get(f"/sessions/{sid}/export?format=npy").status_code == 200
+        assert len(jobs) == 4
+    finally:
+        FORMATS.unregister("model-text")
+        ctx._submit = submit

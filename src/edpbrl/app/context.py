@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from ..render import Generator, ImageCache
 from ..store import Store
@@ -78,6 +79,16 @@ class AppContext:
                 fut.add_done_callback(lambda f: self._forget(key, f))
         # shielded: one request that goes away (a closed tab) does not cancel the others' job
         return await asyncio.shield(asyncio.wrap_future(fut))
+
+    async def heavy_unless_cached(
+        self, cached: Callable[[], T | None], fn: Callable[[], T], priority: int = RESULT
+    ) -> T:
+        """``cached()`` in a request thread, and :meth:`heavy` ``fn()`` only if that gives None.
+
+        For results and exports: once computed for the current answers they are lookups, which
+        should not queue behind other people's computations in the heavy threads."""
+        out = await run_in_threadpool(cached)
+        return out if out is not None else await self.heavy(fn, priority)
 
     def _forget(self, key: Any, fut: Future) -> None:
         with self._heavy_lock:

@@ -158,6 +158,24 @@ def learned_summary(ctx: AppContext, rt: Runtime) -> dict[str, Any]:
         return rt.cache[key]
 
 
+_RESULT_PARTS = ("result", "confidence", "summary")  # what session_result keeps in rt.cache
+
+
+def result_cached(ctx: AppContext, rt: Runtime) -> bool:
+    """Whether :func:`session_result` (and so the model exports) is a lookup now: computed for
+    the current answers and not invalidated since."""
+    with rt.lock:
+        if rt.state != "ready" or rt.p is None or not ctx.manager.in_step(rt):
+            return False
+        return all(k in rt.cache for k in _RESULT_PARTS)
+
+
+def cached_result(ctx: AppContext, rt: Runtime) -> dict[str, Any] | None:
+    """:func:`session_result` if it is cached (:func:`result_cached`), else None (nothing computed)."""
+    with rt.lock:  # (re-entrant: the check and the read see the same answers)
+        return session_result(ctx, rt) if result_cached(ctx, rt) else None
+
+
 def session_result(ctx: AppContext, rt: Runtime, n: int = 4) -> dict[str, Any]:
     """The ``n`` best prompts with their scores, and the summary (cached until the next answer)."""
     with rt.lock:
@@ -261,14 +279,19 @@ def result_image(ctx: AppContext, rt: Runtime, n: int) -> Path:
     return _render(ctx, rt.sid, text, seed_for(text, ctx.store.get_session(rt.sid)["image_seed"]))
 
 
-def session_export(ctx: AppContext, rt: Runtime, fmt: str) -> Export:
+def session_export(ctx: AppContext, rt: Runtime, fmt: str, *, cached_only: bool = False) -> Export | None:
     """The export of the session in the registered format ``fmt``; a format that needs the
-    personalizer (``needs_model``) needs the session ready."""
+    personalizer (``needs_model``) needs the session ready. ``cached_only``: None instead of
+    building a model export unless it is a lookup (a ``from_result`` format whose results are
+    cached, :func:`result_cached`)."""
     if fmt not in FORMATS:
         raise Unprocessable(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    if FORMATS.get(fmt).needs_model:
-        ready(rt)
+    form = FORMATS.get(fmt)
+    if form.needs_model:
         with rt.lock:
+            if cached_only and not (form.from_result and result_cached(ctx, rt)):
+                return None
+            ready(rt)
             fresh(ctx, rt)
             return build_export(ctx.store, rt.sid, fmt, personalizer=rt.p)
     return build_export(ctx.store, rt.sid, fmt)

@@ -48,6 +48,9 @@ class Format(ABC):
         needs_model: True when it needs the session's fitted model (θ̂): the caller may pass its
             live :class:`~edpbrl.personalizer.Personalizer`; otherwise it is rebuilt from the
             store with :func:`edpbrl.replay.restore`.
+        from_result: True when its model part is only what the app's results page computes
+            (θ̂, the varied best prompts and their scores, the summary): once a person's results
+            are shown the app builds it as a lookup, without queueing for the heavy threads.
         text: True when the main file is UTF-8 text that may go to standard output
             (``edpbrl export --out -``); binary formats keep the default False.
         companions: suffixes of the extra files :meth:`write` puts beside the main one (``.npy``),
@@ -56,6 +59,7 @@ class Format(ABC):
 
     name: str = ""
     needs_model: bool = False
+    from_result: bool = False
     text: bool = False
     companions: tuple[str, ...] = ()
 

@@ -98,6 +98,7 @@ class ThetaFormat(Format):
     """θ̂ JSON with metadata, plus the vector as .npy."""
 
     needs_model = True
+    from_result = True  # (theta_payload: fit, best_prompts and summary as the results page asks)
     text = True  # the JSON; the .npy beside it is not written to stdout
     companions = (".npy",)
 
@@ -116,6 +117,7 @@ class NpyFormat(Format):
     """θ̂ only, as .npy."""
 
     needs_model = True
+    from_result = True
 
     def build(self, store: Store, sid: str, *, personalizer=None) -> Export:
         payload = theta_payload(store, sid, personalizer)

@@ -89,11 +89,15 @@ async def get_summary(sid: str, ctx: Ctx):
 
 @router.get("/api/sessions/{sid}/result", responses=errors(404, 409, *_PARAMS))
 async def get_result(sid: str, ctx: Ctx):
+    def cached():
+        with views.checkout(ctx, sid) as rt:
+            return views.cached_result(ctx, rt)
+
     def work():
         with views.checkout(ctx, sid) as rt:
             return views.session_result(ctx, views.ready(rt))
 
-    return await ctx.heavy(work)
+    return await ctx.heavy_unless_cached(cached, work)
 
 
 @router.post("/api/sessions/{sid}/extend", status_code=202, responses=errors(404, 409, *_POST))
@@ -156,13 +160,17 @@ async def result_image(sid: str, n: int, ctx: Ctx):
     response_class=Response,
 )
 async def export(sid: str, ctx: Ctx, format: str = "jsonl"):  # noqa: A002 - the query parameter's name
-    def work():
+    def work(cached_only: bool = False):
         with views.checkout(ctx, sid) as rt:
-            return views.session_export(ctx, rt, format)
+            return views.session_export(ctx, rt, format, cached_only=cached_only)
 
-    # formats that need θ̂ (beam search, encoder) are heavy; the others only read the store
+    # formats that need θ̂ (beam search, encoder) are heavy unless the results page computed what
+    # they need; the others only read the store
     needs_model = format in FORMATS and FORMATS.get(format).needs_model
-    exp = await (ctx.heavy(work) if needs_model else run_in_threadpool(work))
+    if needs_model:
+        exp = await ctx.heavy_unless_cached(lambda: work(cached_only=True), work)
+    else:
+        exp = await run_in_threadpool(work)
     return Response(
         exp.data,
         media_type=exp.media_type,

@@ -46,16 +46,19 @@ def session_page(request: Request, sid: str, ctx: Ctx):
 
 @router.get("/s/{sid}/result", include_in_schema=False)
 async def result_page(request: Request, sid: str, ctx: Ctx):
-    def work():
+    def work(cached_only: bool = False):
         with views.checkout(ctx, sid) as rt:
             if rt.state != "ready":
-                return None
+                return False if cached_only else None
+            res = views.cached_result(ctx, rt) if cached_only else views.session_result(ctx, rt)
+            if res is None:
+                return None  # not cached: computed in the heavy threads
             row = ctx.manager.session_row(rt)
             return {
                 "sid": rt.sid,
                 "style": row["style"],
                 "share": bool(row.get("share")),
-                "res": views.session_result(ctx, rt),
+                "res": res,
                 "cert": row["certificate"] or {},
                 "done": views.is_done(rt),
                 "formats": list(FORMATS),
@@ -63,7 +66,7 @@ async def result_page(request: Request, sid: str, ctx: Ctx):
                 "public": public_id(rt.sid),
             }
 
-    page = await ctx.heavy(work)
-    if page is None:
+    page = await ctx.heavy_unless_cached(lambda: work(cached_only=True), work)
+    if not page:  # (None or False: the session is not ready)
         return RedirectResponse(f"/s/{sid}", status_code=303)
     return ctx.templates.TemplateResponse(request, "result.html", page)

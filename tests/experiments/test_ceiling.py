@@ -80,3 +80,77 @@ def test_an_oracle_that_knows_less_is_not_better_at_one_episode(tiny_vocab_dir):
         assert {k: r.as_dict()[k] for k in kw} == kw
     with pytest.raises(EdpbrlError, match="knows must be one of truth, prior"):
         information_ceiling("sunny", cfg, knows="everything")
+
+
+def test_risk_at_the_persons_theta_against_explicit_inverses(tiny_vocab_dir):
+    """R = bᵀH⁻¹CH⁻¹b + tr(CH⁻¹FH⁻¹) with b = P(m − θ): for the flat prior (m = 0, P = λI) after
+    the oracle's one episode, recomputed with explicit inverses from the brute-force best episode."""
+    from edpbrl.design.pool import info_factors
+
+    cfg = _cfg(tiny_vocab_dir, rationality=10.0, lam=2.0)
+    r = information_ceiling("sunny", cfg, budgets=(3,), pool=25, orders=2, seed=4)
+    w = setup_world(cfg)
+    rng = np.random.default_rng(4)
+    eps = np.stack(
+        [np.stack([rng.integers(len(s), size=3) for s in w.design_vocab.slots], -1) for _ in range(25)]
+    )
+    texts = [w.design_vocab.prompt(o[: h + 1]) for e in eps for o in e for h in range(3)]
+    X = torch.as_tensor(np.asarray(w.learner.encode(texts), dtype=np.float64)).reshape(25, 3, 3, -1)
+    theta = torch.as_tensor(10.0 * style_theta(read_style("sunny"), w.base))
+    U = info_factors(X, theta)
+    C = torch.cov(torch.as_tensor(w.X_test_learner).T, correction=0)
+    P = 2.0 * torch.eye(16, dtype=torch.float64)
+    Hs = [P + u @ u.T for u in U]
+    i = int(np.argmin([float(torch.trace(C @ torch.linalg.inv(H))) for H in Hs]))
+    Hi = torch.linalg.inv(Hs[i])
+    b = P @ (0 - theta)
+    bias = float(b @ Hi @ C @ Hi @ b)
+    var = float(torch.trace(C @ Hi @ (U[i] @ U[i].T) @ Hi))
+    assert r.oracle_bias[0] == pytest.approx(bias, rel=1e-8)
+    assert r.oracle_risk[0] == pytest.approx(bias + var, rel=1e-8)
+    assert 0 < r.random_bias[0] < r.random_risk[0]
+
+
+def test_simulated_people_match_the_linearised_risk(tiny_vocab_dir):
+    """Simulated people's mean squared test-score error (θ̂ − θ)ᵀC(θ̂ − θ) agrees with the
+    linearised R once answers dominate the flat prior, and their preference error falls."""
+    cfg = _cfg(tiny_vocab_dir, rationality=5.0, lam=0.5)
+    r = information_ceiling("sunny", cfg, budgets=(30, 90), pool=40, orders=4, seed=1, realise=60)
+    assert r.realised == 60 and len(r.oracle_pref_error) == 2
+    for k in ("oracle", "random"):
+        risk, sq = getattr(r, f"{k}_risk"), getattr(r, f"{k}_sq_error")
+        assert sq[1] == pytest.approx(risk[1], rel=0.2), (k, sq, risk)
+        errs, se = getattr(r, f"{k}_pref_error"), getattr(r, f"{k}_pref_error_se")
+        assert errs[1] < errs[0] and all(0 < v < 0.1 for v in se)
+    with pytest.raises(EdpbrlError, match="realise must be an integer"):
+        information_ceiling("sunny", cfg, realise=-1)
+
+
+def test_risk_gains_against_explicit_inverses():
+    from edpbrl.experiments.ceiling import risk_gains
+
+    g = torch.Generator().manual_seed(0)
+    d, n, r = 6, 40, 3
+    A = torch.randn(d, d, generator=g, dtype=torch.float64)
+    P = A @ A.T + 0.5 * torch.eye(d, dtype=torch.float64)
+    H = P + torch.eye(d, dtype=torch.float64)
+    M = torch.randn(d, d, generator=g, dtype=torch.float64)
+    C = M @ M.T / d
+    U = torch.randn(n, d, r, generator=g, dtype=torch.float64)
+    b = torch.randn(d, generator=g, dtype=torch.float64)
+    got = risk_gains(H, U, C, P, b, chunk=7)
+    for i in range(n):
+        Hi = torch.linalg.inv(H + U[i] @ U[i].T)
+        F = H + U[i] @ U[i].T - P
+        want = float(b @ Hi @ C @ Hi @ b + torch.trace(C @ Hi @ F @ Hi))
+        assert float(-got[i]) == pytest.approx(want, rel=1e-9)
+
+
+def test_risk_oracle_is_not_above_the_variance_oracle_after_one_episode(tiny_vocab_dir):
+    """target="risk" picks the episode of least R at the true θ, so after one episode its R is
+    at most the variance oracle's (same pool and random orders)."""
+    cfg = _cfg(tiny_vocab_dir, rationality=10.0, lam=2.0)
+    var = information_ceiling("sunny", cfg, budgets=(3,), pool=25, orders=2, seed=4)
+    risk = information_ceiling("sunny", cfg, budgets=(3,), pool=25, orders=2, seed=4, target="risk")
+    assert risk.oracle_risk[0] <= var.oracle_risk[0] + 1e-12
+    assert risk.random_risk == var.random_risk and risk.target == "risk"

@@ -22,3 +22,8 @@ one prior-knows-prior "${P[@]}" --knows prior
 one prior-surrogate "${P[@]}" --features surrogate
 one prior-vocab "${P[@]}" --target vocab
 one prior-design-knowledge "${P[@]}" --knows prior --features surrogate --target vocab
+# the error at one person (bias + variance) and simulated people's preference error (20 each)
+R=(--prior packaged --words auto "${STYLES[@]}" --style noir --style cozy_autumn --style technological --style fairytale)
+one realised-knows-prior "${R[@]}" --knows prior --realise 20
+one realised-risk-oracle --prior packaged --words auto --style paper:sunny --style paper:technological \
+  --style noir --style cozy_autumn --questions 30 --questions 100 --target risk --realise 20

@@ -166,6 +166,7 @@ def cmd_ceiling(a) -> int:
                     knows=a.knows,
                     features=a.features,
                     target=a.target,
+                    realise=a.realise,
                 ).as_dict()
             )
     if a.out:
@@ -177,15 +178,27 @@ def cmd_ceiling(a) -> int:
         f"prior {cfg.prior}, words {cfg.words}, pool {a.pool} episodes, {a.orders} random orders; the "
         f"oracle knows the {a.knows} θ, chooses with {a.features} features for the {a.target} prompts"
     )
-    print(
+    head = (
         f"{'style':<22} {'questions':>9} {'T random':>9} {'T oracle':>9} "
-        f"{'random Qs for oracle':>21} {'ratio':>6}"
+        f"{'random Qs for oracle':>21} {'ratio':>6} {'R random':>9} {'R oracle':>9}"
     )
+    if a.realise:
+        head += f" {'pref err random':>16} {'pref err oracle':>16}"
+    print(head)
     for r in rows:
-        for q, tr, to, need in zip(
-            r["questions"], r["random_variance"], r["oracle_variance"], r["random_questions_for_oracle"]
+        for j, (q, tr, to, need) in enumerate(
+            zip(r["questions"], r["random_variance"], r["oracle_variance"], r["random_questions_for_oracle"])
         ):
-            print(f"{r['style']:<22} {q:>9} {tr:>9.4f} {to:>9.4f} {need:>21.0f} {need / q:>6.2f}")
+            line = (
+                f"{r['style']:<22} {q:>9} {tr:>9.4f} {to:>9.4f} {need:>21.0f} {need / q:>6.2f}"
+                f" {r['random_risk'][j]:>9.4f} {r['oracle_risk'][j]:>9.4f}"
+            )
+            if a.realise:
+                line += "".join(
+                    f" {r[f'{k}_pref_error'][j]:>9.3f} ± {r[f'{k}_pref_error_se'][j]:.3f}"
+                    for k in ("random", "oracle")
+                )
+            print(line)
     return 0
 
 
@@ -308,10 +321,18 @@ def add_parsers(sub) -> None:
     )
     ce.add_argument(
         "--target",
-        choices=("test", "vocab"),
+        choices=("test", "vocab", "risk"),
         default="test",
         help="whose scores' variance the oracle lowers: the held-out test prompts', or the design "
-        "vocabulary's random prefixes' (default test)",
+        "vocabulary's random prefixes'; risk: this person's own expected test-score error, bias "
+        "included (knows the truth) (default test)",
+    )
+    ce.add_argument(
+        "--realise",
+        type=int_range(0),
+        default=0,
+        help="also simulate this many people answering the oracle's and random questions, and report "
+        "their MAP estimates' preference error (default 0: none)",
     )
     ce.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_out_option(ce, "also write the JSON here")

@@ -15,6 +15,18 @@ that no real design can beat in the Laplace picture:
   the questions so far). T is the quantity the preference error follows: it is the expected
   squared error of the estimated scores of test prompts around their mean.
 
+**Variance is not the error at one person's θ.** T is the Bayes risk: the squared error averaged
+over people drawn from the prior. For one person the linearised MAP error is θ̂ − θ ≈ H⁻¹(P(m − θ) +
+s), s the answers' score noise (covariance F = H − P), so their expected C-weighted squared error is
+
+    R(H) = bᵀH⁻¹CH⁻¹b + tr(CH⁻¹FH⁻¹),    b = P(m − θ),
+
+a bias term (how far the prior's mean m pulls the estimate) plus the variance term. Averaged over
+θ ~ N(m, P⁻¹), R = T. The report gives R for the oracle's and random questions, and with
+``realise`` > 0 it simulates that many people's answers (softmax at the true θ) along the oracle's
+order and along a fresh random order each, fits the MAP estimate at each budget and reports the
+preference error on held-out test pairs (mean and standard error).
+
 Random questions are the same pool taken in random order. The report gives T at each budget for
 both, and how many random questions reach the oracle's T (by interpolation on the random curve):
 that ratio is an upper bound on the question-efficiency gain of any design in this setting.
@@ -29,6 +41,10 @@ questions are always *scored* by the exact information at the true θ and by T):
   prefix;
 * ``target="vocab"``: it lowers the variance of the design vocabulary's random prefixes' scores
   instead of the held-out test prompts' (what a design can know without the test set).
+
+One switch gives it *more* knowledge: ``target="risk"`` chooses by R (below) at the true θ, the
+expected error of this person's own estimate, bias included (it implies ``knows="truth"``). No
+design can know the bias; it bounds what any choice from the pool can do for one person.
 """
 
 from __future__ import annotations
@@ -61,6 +77,17 @@ class CeilingResult:
     random_variance: list[float]  # mean over ``orders`` random orders
     oracle_variance: list[float]
     random_questions_for_oracle: list[float]  # random questions reaching the oracle's T (inf: beyond)
+    random_risk: list[float] = None  # R (module docstring) at this θ, mean over orders
+    oracle_risk: list[float] = None
+    random_bias: list[float] = None  # R's bias term alone
+    oracle_bias: list[float] = None
+    realised: int = 0  # simulated people (0: none)
+    random_pref_error: list[float] = None  # mean over the simulated people, per budget
+    random_pref_error_se: list[float] = None
+    oracle_pref_error: list[float] = None
+    oracle_pref_error_se: list[float] = None
+    random_sq_error: list[float] = None  # their mean (θ̂ − θ)ᵀC(θ̂ − θ): what R predicts
+    oracle_sq_error: list[float] = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -77,17 +104,20 @@ def information_ceiling(
     knows: str = "truth",
     features: str = "real",
     target: str = "test",
+    realise: int = 0,
 ) -> CeilingResult:
     """The oracle bound of the module docstring for one style (see :class:`CeilingResult`)."""
     for name, value, allowed in (
         ("knows", knows, ("truth", "prior")),
         ("features", features, ("real", "surrogate")),
-        ("target", target, ("test", "vocab")),
+        ("target", target, ("test", "vocab", "risk")),
     ):
         if value not in allowed:
             raise EdpbrlError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
     if pool < 2:
         raise EdpbrlError(f"the pool needs at least 2 episodes, got {pool}")
+    if isinstance(realise, bool) or not isinstance(realise, int) or realise < 0:
+        raise EdpbrlError(f"realise must be an integer ≥ 0 (simulated people), got {realise!r}")
     w = setup_world(cfg)
     vocab = w.design_vocab
     steps = [h for h, s in enumerate(vocab.slots) if len(s) > 1]  # slots that ask a question
@@ -102,10 +132,13 @@ def information_ceiling(
         moved = prior.with_words(e)
         P = torch.as_tensor(moved.theta_precision())
         theta_known = torch.as_tensor(moved.theta_mean())
+        m = theta_known
     else:
         P = cfg.lam * torch.eye(theta.shape[0], dtype=torch.float64)
         theta_known = None  # a flat prior knows nothing: uniform choice probabilities
-    if knows == "truth":
+        m = torch.zeros_like(theta)
+    b = P @ (m - theta)  # the prior's pull at this person's θ (R's bias term)
+    if knows == "truth" or target == "risk":
         theta_known = theta
     rng = np.random.default_rng(seed)
     eps = np.stack(
@@ -140,30 +173,55 @@ def information_ceiling(
     def T(H):
         return float(torch.trace(torch.cholesky_solve(C, torch.linalg.cholesky(H))))
 
+    def R(H):  # (bias term, bias + variance) at this θ, linearised
+        L = torch.linalg.cholesky(H)
+        Hb = torch.cholesky_solve(b[:, None], L)
+        A = torch.cholesky_solve(C, L)  # H⁻¹C
+        B = torch.cholesky_solve(H - P, L)  # H⁻¹F
+        bias = float(Hb.T @ C @ Hb)
+        return bias, bias + float(torch.trace(A @ B))
+
     # random orders of the pool: T after every episode, averaged over orders
     horizon = min(pool, 3 * need)  # random is followed further, to say how many it needs
     rand = np.zeros(horizon + 1)
+    rand_R = np.zeros((len(n_ep), 2))
     for _ in range(orders):
         H = P.clone()
         curve = [T(H)]
-        for i in rng.permutation(pool)[:horizon]:
+        for t, i in enumerate(rng.permutation(pool)[:horizon], start=1):
             H = H + U[i] @ U[i].T
             curve.append(T(H))
+            for j, n in enumerate(n_ep):
+                if t == n:
+                    rand_R[j] += np.asarray(R(H)) / orders
         rand += np.asarray(curve) / orders
     if progress:
         progress(1, 2, "oracle")
     H = P.clone()
     H_choose = P.clone()  # the posterior precision as the chooser sees it
     oracle = [T(H)]
+    oracle_R = []
+    chosen = []
     free = torch.ones(pool, dtype=torch.bool)
-    for _ in range(need):
-        g = variance_gains(H_choose, U_choose, C_choose)
+    for t in range(1, need + 1):
+        if target == "risk":  # (knows the truth: H_choose is H)
+            g = risk_gains(H_choose, U_choose, C, P, b)
+        else:
+            g = variance_gains(H_choose, U_choose, C_choose)
         g[~free] = -torch.inf
         i = int(torch.argmax(g))
         free[i] = False
+        chosen.append(i)
         H = H + U[i] @ U[i].T
         H_choose = H_choose + U_choose[i] @ U_choose[i].T
         oracle.append(T(H))
+        if t in n_ep:
+            oracle_R.append(R(H))
+    real = {}
+    if realise:
+        if progress:
+            progress(2, 3, f"simulating {realise} people")
+        real = _realise(X, theta, theta_star, P, m, prior is None, cfg, w, chosen, n_ep, realise, seed, pool)
     if progress:
         progress(2, 2, "done")
 
@@ -192,4 +250,69 @@ def information_ceiling(
         random_variance=[float(rand[n]) for n in n_ep],
         oracle_variance=[oracle[n] for n in n_ep],
         random_questions_for_oracle=[random_for(oracle[n]) for n in n_ep],
+        random_risk=[float(r[1]) for r in rand_R],
+        oracle_risk=[float(r[1]) for r in oracle_R],
+        random_bias=[float(r[0]) for r in rand_R],
+        oracle_bias=[float(r[0]) for r in oracle_R],
+        realised=int(realise),
+        **real,
     )
+
+
+def risk_gains(H, U, C, P, b, chunk: int = 32) -> torch.Tensor:
+    """−R(H + U_i U_iᵀ) for every candidate i (higher is better; R of the module docstring).
+
+    H, C, P (d, d); U (n, d, r) candidates' information factors; b (d,) = P(m − θ)."""
+    out = torch.empty(U.shape[0], dtype=H.dtype)
+    for s in range(0, U.shape[0], chunk):
+        u = U[s : s + chunk]
+        Hs = H + u @ u.transpose(1, 2)  # (c, d, d)
+        L = torch.linalg.cholesky(Hs)
+        hb = torch.cholesky_solve(b.expand(len(u), -1)[..., None], L)  # (c, d, 1)
+        A = torch.cholesky_solve(C.expand(len(u), -1, -1), L)  # H⁻¹C
+        B = torch.cholesky_solve(Hs - P, L)  # H⁻¹F
+        bias = (hb.transpose(1, 2) @ C @ hb)[:, 0, 0]
+        out[s : s + chunk] = -(bias + (A * B.transpose(1, 2)).sum((1, 2)))
+    return out
+
+
+def _realise(X, theta, theta_star, P, m, flat, cfg, w, chosen, n_ep, people, seed, pool) -> dict:
+    """Simulated people's preference error along the oracle's order and along random orders.
+
+    X (pool, K, steps, d): the options' features; θ = β θ*: the true utility; P, m: the learner's
+    prior (``flat``: λI and 0, fitted as the plain regularised MLE). Each person answers by
+    sampling the softmax at θ; the MAP estimate is fitted at each budget in ``n_ep`` episodes."""
+    from ..choice import fit_mle
+    from ..users import preference_error
+
+    Xn = X.numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
+    th = theta.numpy()
+    errs = {"random": np.zeros((people, len(n_ep))), "oracle": np.zeros((people, len(n_ep)))}
+    sq = {k: np.zeros(len(n_ep)) for k in errs}
+    C = np.cov(np.asarray(w.X_test_learner, dtype=np.float64).T, bias=True)
+    for s in range(people):
+        rng = np.random.default_rng([seed, 1, s])
+        orders = {"oracle": list(chosen), "random": list(rng.permutation(pool)[: max(n_ep)])}
+        for name, order in orders.items():
+            Q = Xn[order].transpose(0, 2, 1, 3).reshape(-1, Xn.shape[1], Xn.shape[3])  # (n, K, d)
+            u = Q @ th
+            p = np.exp(u - u.max(1, keepdims=True))
+            p /= p.sum(1, keepdims=True)
+            y = np.array([rng.choice(len(r), p=r) for r in p])
+            per = Xn.shape[2]
+            for j, n in enumerate(n_ep):
+                q = n * per
+                if flat:
+                    res = fit_mle(Q[:q], y[:q], cfg.lam)
+                else:
+                    res = fit_mle(Q[:q], y[:q], 1.0, prior=P, prior_mean=m)
+                est = res.theta.cpu().numpy()
+                errs[name][s, j] = preference_error(est, theta_star, w.X_test_learner, cfg.n_pairs, seed=s)
+                sq[name][j] += float((est - th) @ C @ (est - th)) / people
+    out = {}
+    for k, e in errs.items():
+        out[f"{k}_pref_error"] = [float(v) for v in e.mean(0)]
+        se = e.std(0, ddof=1) / np.sqrt(people) if people > 1 else np.zeros(len(n_ep))
+        out[f"{k}_pref_error_se"] = [float(v) for v in se]
+        out[f"{k}_sq_error"] = [float(v) for v in sq[k]]
+    return out

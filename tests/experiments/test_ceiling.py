@@ -17,6 +17,23 @@ def _cfg(tiny_vocab_dir, **kw):
     )
 
 
+def _pool_information(cfg, seed: int, pool: int):
+    """The ceiling's pool rebuilt independently: each episode's information factors at the true θ
+    (pool, d, steps·K), the test prompts' feature covariance C (d, d), and θ = β θ*."""
+    from edpbrl.design.pool import info_factors
+
+    w = setup_world(cfg)
+    rng = np.random.default_rng(seed)
+    eps = np.stack(
+        [np.stack([rng.integers(len(s), size=3) for s in w.design_vocab.slots], -1) for _ in range(pool)]
+    )
+    texts = [w.design_vocab.prompt(o[: h + 1]) for e in eps for o in e for h in range(3)]
+    X = torch.as_tensor(np.asarray(w.learner.encode(texts), dtype=np.float64)).reshape(pool, 3, 3, -1)
+    theta = torch.as_tensor(cfg.rationality * style_theta(read_style("sunny"), w.base))
+    C = torch.cov(torch.as_tensor(w.X_test_learner).T, correction=0)
+    return info_factors(X, theta), C, theta
+
+
 def test_prior_variance_is_the_test_score_variance_under_the_flat_prior(tiny_vocab_dir):
     cfg = _cfg(tiny_vocab_dir, lam=2.0)
     r = information_ceiling("sunny", cfg, budgets=(6, 12), pool=40, orders=3)
@@ -40,21 +57,9 @@ def test_oracle_is_never_behind_random_and_the_ratio_is_consistent(tiny_vocab_di
 def test_first_oracle_step_is_the_best_single_episode(tiny_vocab_dir):
     """With a budget of one episode the oracle's variance is the minimum over the pool, found here
     by trying every candidate with an explicit inverse."""
-    from edpbrl.design.pool import info_factors
-
     cfg = _cfg(tiny_vocab_dir, rationality=10.0)
     r = information_ceiling("sunny", cfg, budgets=(3,), pool=25, orders=2, seed=4)
-    w = setup_world(cfg)
-    rng = np.random.default_rng(4)
-    eps = np.stack(
-        [np.stack([rng.integers(len(s), size=3) for s in w.design_vocab.slots], -1) for _ in range(25)]
-    )
-    texts = [w.design_vocab.prompt(o[: h + 1]) for e in eps for o in e for h in range(3)]
-    X = torch.as_tensor(np.asarray(w.learner.encode(texts), dtype=np.float64)).reshape(25, 3, 3, -1)
-    theta = torch.as_tensor(10.0 * style_theta(read_style("sunny"), w.base))
-    U = info_factors(X, theta)
-    Xt = torch.as_tensor(w.X_test_learner)
-    C = torch.cov(Xt.T, correction=0)
+    U, C, _ = _pool_information(cfg, seed=4, pool=25)
     best = min(
         float(torch.trace(C @ torch.linalg.inv(torch.eye(16, dtype=torch.float64) + u @ u.T))) for u in U
     )
@@ -85,20 +90,9 @@ def test_an_oracle_that_knows_less_is_not_better_at_one_episode(tiny_vocab_dir):
 def test_risk_at_the_persons_theta_against_explicit_inverses(tiny_vocab_dir):
     """R = bᵀH⁻¹CH⁻¹b + tr(CH⁻¹FH⁻¹) with b = P(m − θ): for the flat prior (m = 0, P = λI) after
     the oracle's one episode, recomputed with explicit inverses from the brute-force best episode."""
-    from edpbrl.design.pool import info_factors
-
     cfg = _cfg(tiny_vocab_dir, rationality=10.0, lam=2.0)
     r = information_ceiling("sunny", cfg, budgets=(3,), pool=25, orders=2, seed=4)
-    w = setup_world(cfg)
-    rng = np.random.default_rng(4)
-    eps = np.stack(
-        [np.stack([rng.integers(len(s), size=3) for s in w.design_vocab.slots], -1) for _ in range(25)]
-    )
-    texts = [w.design_vocab.prompt(o[: h + 1]) for e in eps for o in e for h in range(3)]
-    X = torch.as_tensor(np.asarray(w.learner.encode(texts), dtype=np.float64)).reshape(25, 3, 3, -1)
-    theta = torch.as_tensor(10.0 * style_theta(read_style("sunny"), w.base))
-    U = info_factors(X, theta)
-    C = torch.cov(torch.as_tensor(w.X_test_learner).T, correction=0)
+    U, C, theta = _pool_information(cfg, seed=4, pool=25)
     P = 2.0 * torch.eye(16, dtype=torch.float64)
     Hs = [P + u @ u.T for u in U]
     i = int(np.argmin([float(torch.trace(C @ torch.linalg.inv(H))) for H in Hs]))

@@ -172,8 +172,19 @@ def result_cached(ctx: AppContext, rt: Runtime) -> bool:
 
 def cached_result(ctx: AppContext, rt: Runtime) -> dict[str, Any] | None:
     """:func:`session_result` if it is cached (:func:`result_cached`), else None (nothing computed)."""
-    with rt.lock:  # (re-entrant: the check and the read see the same answers)
-        return session_result(ctx, rt) if result_cached(ctx, rt) else None
+    with rt.lock:  # (the check, which brings rt in step with the store, and the read see the same answers)
+        return _result_view(rt, *(rt.cache[k] for k in _RESULT_PARTS)) if result_cached(ctx, rt) else None
+
+
+def _result_view(rt: Runtime, prompts: list, confidence: dict, summary: dict) -> dict[str, Any]:
+    """What :func:`session_result` returns (call with ``rt.lock`` held)."""
+    return {
+        "prompts": prompts,
+        "confidence": confidence,
+        "summary": summary,
+        "n_answered": int(rt.p.n_answered),
+        "n_questions": int(rt.p.n_to_ask),
+    }
 
 
 def session_result(ctx: AppContext, rt: Runtime, n: int = 4) -> dict[str, Any]:
@@ -192,13 +203,7 @@ def session_result(ctx: AppContext, rt: Runtime, n: int = 4) -> dict[str, Any]:
             conf = rt.p.confidence()
             conf["text"] = confidence_words(conf["expected_error"], conf["n_answers"])
             rt.cache["confidence"] = conf
-        return {
-            "prompts": rt.cache["result"],
-            "confidence": rt.cache["confidence"],
-            "summary": learned_summary(ctx, rt),
-            "n_answered": int(rt.p.n_answered),
-            "n_questions": int(rt.p.n_to_ask),
-        }
+        return _result_view(rt, rt.cache["result"], rt.cache["confidence"], learned_summary(ctx, rt))
 
 
 def is_done(rt: Runtime) -> bool:
@@ -289,9 +294,11 @@ def session_export(ctx: AppContext, rt: Runtime, fmt: str, *, cached_only: bool 
     form = FORMATS.get(fmt)
     if form.needs_model:
         with rt.lock:
-            if cached_only and not (form.from_result and result_cached(ctx, rt)):
-                return None
-            ready(rt)
-            fresh(ctx, rt)
+            if cached_only:  # (result_cached also brings rt in step with the store)
+                if not (form.from_result and result_cached(ctx, rt)):
+                    return None
+            else:
+                ready(rt)
+                fresh(ctx, rt)
             return build_export(ctx.store, rt.sid, fmt, personalizer=rt.p)
     return build_export(ctx.store, rt.sid, fmt)

@@ -69,7 +69,7 @@ class CeilingResult:
     words: str | None
     knows: str  # "truth" or "prior": the θ the oracle's choices use
     features: str  # "real" or "surrogate": the features its choices use
-    target: str  # "test" or "vocab": the scores whose variance its choices lower
+    target: str  # "test" or "vocab": the scores whose variance its choices lower; "risk": R itself
     questions_per_episode: int
     pool: int
     questions: list[int]  # budgets in questions
@@ -77,17 +77,17 @@ class CeilingResult:
     random_variance: list[float]  # mean over ``orders`` random orders
     oracle_variance: list[float]
     random_questions_for_oracle: list[float]  # random questions reaching the oracle's T (inf: beyond)
-    random_risk: list[float] = None  # R (module docstring) at this θ, mean over orders
-    oracle_risk: list[float] = None
-    random_bias: list[float] = None  # R's bias term alone
-    oracle_bias: list[float] = None
-    realised: int = 0  # simulated people (0: none)
-    random_pref_error: list[float] = None  # mean over the simulated people, per budget
-    random_pref_error_se: list[float] = None
-    oracle_pref_error: list[float] = None
-    oracle_pref_error_se: list[float] = None
-    random_sq_error: list[float] = None  # their mean (θ̂ − θ)ᵀC(θ̂ − θ): what R predicts
-    oracle_sq_error: list[float] = None
+    random_risk: list[float] | None = None  # R (module docstring) at this θ, mean over orders
+    oracle_risk: list[float] | None = None
+    random_bias: list[float] | None = None  # R's bias term alone
+    oracle_bias: list[float] | None = None
+    realised: int = 0  # simulated people (0: none; the fields below stay None)
+    random_pref_error: list[float] | None = None  # mean over the simulated people, per budget
+    random_pref_error_se: list[float] | None = None
+    oracle_pref_error: list[float] | None = None
+    oracle_pref_error_se: list[float] | None = None
+    random_sq_error: list[float] | None = None  # their mean (θ̂ − θ)ᵀC(θ̂ − θ): what R predicts
+    oracle_sq_error: list[float] | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -144,8 +144,9 @@ def information_ceiling(
     eps = np.stack(
         [np.stack([rng.integers(len(s), size=cfg.k) for s in vocab.slots], -1) for _ in range(pool)]
     )  # (pool, K, H)
+    stages = 3 if realise else 2
     if progress:
-        progress(0, 2, f"encoding the prefixes of {pool} episodes")
+        progress(0, stages, f"encoding the prefixes of {pool} episodes")
     X = encoded_options(w.learner.encode, vocab, eps)[:, :, steps]  # only the steps that ask
     U = info_factors(X, theta)  # (pool, d, |steps|·K): the exact information at the true θ
     Xt = torch.as_tensor(w.X_test_learner)
@@ -174,12 +175,8 @@ def information_ceiling(
         return float(torch.trace(torch.cholesky_solve(C, torch.linalg.cholesky(H))))
 
     def R(H):  # (bias term, bias + variance) at this θ, linearised
-        L = torch.linalg.cholesky(H)
-        Hb = torch.cholesky_solve(b[:, None], L)
-        A = torch.cholesky_solve(C, L)  # H⁻¹C
-        B = torch.cholesky_solve(H - P, L)  # H⁻¹F
-        bias = float(Hb.T @ C @ Hb)
-        return bias, bias + float(torch.trace(A @ B))
+        bias, total = risk_terms(H[None], C, P, b)
+        return float(bias[0]), float(total[0])
 
     # random orders of the pool: T after every episode, averaged over orders
     horizon = min(pool, 3 * need)  # random is followed further, to say how many it needs
@@ -196,7 +193,7 @@ def information_ceiling(
                     rand_R[j] += np.asarray(R(H)) / orders
         rand += np.asarray(curve) / orders
     if progress:
-        progress(1, 2, "oracle")
+        progress(1, stages, "oracle")
     H = P.clone()
     H_choose = P.clone()  # the posterior precision as the chooser sees it
     oracle = [T(H)]
@@ -220,10 +217,10 @@ def information_ceiling(
     real = {}
     if realise:
         if progress:
-            progress(2, 3, f"simulating {realise} people")
-        real = _realise(X, theta, theta_star, P, m, prior is None, cfg, w, chosen, n_ep, realise, seed, pool)
+            progress(2, stages, f"simulating {realise} people")
+        real = _realise(X, theta, theta_star, P, m, C, prior is None, cfg, w, chosen, n_ep, realise, seed)
     if progress:
-        progress(2, 2, "done")
+        progress(stages, stages, "done")
 
     def random_for(value):  # questions random needs for T ≤ value (log-linear interpolation)
         if value >= rand[0]:
@@ -259,6 +256,17 @@ def information_ceiling(
     )
 
 
+def risk_terms(Hs, C, P, b) -> tuple[torch.Tensor, torch.Tensor]:
+    """R's bias term and R itself (module docstring) for each posterior precision in Hs (c, d, d);
+    C, P (d, d); b (d,) = P(m − θ). Two (c,) tensors."""
+    L = torch.linalg.cholesky(Hs)
+    hb = torch.cholesky_solve(b.expand(len(Hs), -1)[..., None], L)  # H⁻¹b (c, d, 1)
+    A = torch.cholesky_solve(C.expand(len(Hs), -1, -1), L)  # H⁻¹C
+    B = torch.cholesky_solve(Hs - P, L)  # H⁻¹F
+    bias = (hb.transpose(1, 2) @ C @ hb)[:, 0, 0]
+    return bias, bias + (A * B.transpose(1, 2)).sum((1, 2))
+
+
 def risk_gains(H, U, C, P, b, chunk: int = 32) -> torch.Tensor:
     """−R(H + U_i U_iᵀ) for every candidate i (higher is better; R of the module docstring).
 
@@ -266,33 +274,26 @@ def risk_gains(H, U, C, P, b, chunk: int = 32) -> torch.Tensor:
     out = torch.empty(U.shape[0], dtype=H.dtype)
     for s in range(0, U.shape[0], chunk):
         u = U[s : s + chunk]
-        Hs = H + u @ u.transpose(1, 2)  # (c, d, d)
-        L = torch.linalg.cholesky(Hs)
-        hb = torch.cholesky_solve(b.expand(len(u), -1)[..., None], L)  # (c, d, 1)
-        A = torch.cholesky_solve(C.expand(len(u), -1, -1), L)  # H⁻¹C
-        B = torch.cholesky_solve(Hs - P, L)  # H⁻¹F
-        bias = (hb.transpose(1, 2) @ C @ hb)[:, 0, 0]
-        out[s : s + chunk] = -(bias + (A * B.transpose(1, 2)).sum((1, 2)))
+        out[s : s + chunk] = -risk_terms(H + u @ u.transpose(1, 2), C, P, b)[1]
     return out
 
 
-def _realise(X, theta, theta_star, P, m, flat, cfg, w, chosen, n_ep, people, seed, pool) -> dict:
+def _realise(X, theta, theta_star, P, m, C, flat, cfg, w, chosen, n_ep, people, seed) -> dict:
     """Simulated people's preference error along the oracle's order and along random orders.
 
     X (pool, K, steps, d): the options' features; θ = β θ*: the true utility; P, m: the learner's
-    prior (``flat``: λI and 0, fitted as the plain regularised MLE). Each person answers by
+    prior (``flat``: λI and 0, fitted as the plain regularised MLE); C (d, d): the test prompts'
+    feature covariance. Each person answers by
     sampling the softmax at θ; the MAP estimate is fitted at each budget in ``n_ep`` episodes."""
     from ..choice import fit_mle
     from ..users import preference_error
 
-    Xn = X.numpy() if isinstance(X, torch.Tensor) else np.asarray(X)
-    th = theta.numpy()
+    Xn, th, C = X.numpy(), theta.numpy(), C.numpy()
     errs = {"random": np.zeros((people, len(n_ep))), "oracle": np.zeros((people, len(n_ep)))}
     sq = {k: np.zeros(len(n_ep)) for k in errs}
-    C = np.cov(np.asarray(w.X_test_learner, dtype=np.float64).T, bias=True)
     for s in range(people):
         rng = np.random.default_rng([seed, 1, s])
-        orders = {"oracle": list(chosen), "random": list(rng.permutation(pool)[: max(n_ep)])}
+        orders = {"oracle": list(chosen), "random": list(rng.permutation(len(Xn))[: max(n_ep)])}
         for name, order in orders.items():
             Q = Xn[order].transpose(0, 2, 1, 3).reshape(-1, Xn.shape[1], Xn.shape[3])  # (n, K, d)
             u = Q @ th

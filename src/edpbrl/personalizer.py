@@ -551,6 +551,8 @@ class Personalizer:
         X, y = self._answered()
         self.ctx.X, self.ctx.y = list(X), list(y)
         self.ctx.model = self.fit_result() if len(y) or self._base_prior is not None else None
+        if self._base_prior is not None:
+            self.ctx.prior_mean = torch.as_tensor(self.prior.theta_mean(), dtype=torch.float64)
 
     # -- estimation ------------------------------------------------------------------------
     def fit_result(self):

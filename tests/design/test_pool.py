@@ -6,7 +6,7 @@ import itertools
 import torch
 
 from edpbrl.design.information import query_fisher
-from edpbrl.design.pool import greedy_logdet, info_factors, logdet_gains, variance_gains
+from edpbrl.design.pool import greedy_logdet, info_factors, logdet_gains, risk_gains, variance_gains
 
 
 def _candidates(n=40, K=3, H=2, d=5, seed=0):
@@ -54,6 +54,36 @@ def test_variance_gains_match_direct_inverses():
     W[0, 0, 0], W[1, 1, 0] = 1.0, 3.0  # candidate 1 is more informative, but about direction 1
     assert torch.argmax(variance_gains(torch.eye(5, dtype=torch.float64), W, e0)) == 0
     assert torch.argmax(logdet_gains(torch.eye(5, dtype=torch.float64), W)) == 1
+
+
+def test_risk_gains_match_direct_inverses_and_the_error_at_one_theta():
+    """The Woodbury form equals J(M) − J(M + U Uᵀ), J(M) = tr(CM⁻¹) + tr(M⁻¹CM⁻¹D), with explicit
+    inverses for an indefinite D; D = 0 is variance_gains; and with D = bbᵀ − P, J is the
+    linearised error at one θ, bias + variance, computed term by term."""
+    U = info_factors(_candidates(), torch.randn(5, dtype=torch.float64))
+    P = 0.5 * torch.eye(5, dtype=torch.float64) + 0.1 * torch.ones(5, 5, dtype=torch.float64)
+    M = P + U[3] @ U[3].T
+    R = torch.randn(5, 3, dtype=torch.float64)
+    C = R @ R.T
+    Z = torch.randn(5, 5, dtype=torch.float64)
+
+    def J(M, D):
+        Mi = torch.linalg.inv(M)
+        return torch.trace(C @ Mi) + torch.trace(Mi @ C @ Mi @ D)
+
+    for D in (Z + Z.T, torch.zeros(5, 5, dtype=torch.float64)):
+        direct = torch.stack([J(M, D) - J(M + U[i] @ U[i].T, D) for i in range(len(U))])
+        assert torch.allclose(risk_gains(M, U, C, D), direct, atol=1e-9)
+    assert torch.allclose(risk_gains(M, U, C, 0 * Z), variance_gains(M, U, C), atol=1e-10)
+    b = P @ torch.randn(5, dtype=torch.float64)  # P(m − θ)
+
+    def error(M):  # bias² + variance of the MAP's C-weighted error, F = M − P the answers' information
+        Mi = torch.linalg.inv(M)
+        return b @ Mi @ C @ Mi @ b + torch.trace(C @ Mi @ (M - P) @ Mi)
+
+    D = torch.outer(b, b) - P
+    direct = torch.stack([error(M) - error(M + U[i] @ U[i].T) for i in range(len(U))])
+    assert torch.allclose(risk_gains(M, U, C, D), direct, atol=1e-9)
 
 
 def test_lazy_greedy_equals_plain_greedy_and_is_near_exhaustive():

@@ -45,7 +45,14 @@ def test_every_method_runs_end_to_end(tiny_vocab_dir, method):
 
 
 def test_new_methods_registered():
-    for m in ("ed-pbrl-adaptive", "dopt-pool", "info-gain", "score-gain", "score-gain-encoded"):
+    for m in (
+        "ed-pbrl-adaptive",
+        "dopt-pool",
+        "info-gain",
+        "score-gain",
+        "score-gain-encoded",
+        "risk-gain-encoded",
+    ):
         assert m in METHODS
     assert make_strategy("info-gain").adaptive and make_strategy("score-gain").adaptive
     assert make_strategy("ed-pbrl-adaptive").adaptive
@@ -54,7 +61,9 @@ def test_new_methods_registered():
         AdaptiveDesignStrategy(every=0)
 
 
-@pytest.mark.parametrize("method", ["ed-pbrl-adaptive", "info-gain", "score-gain", "score-gain-encoded"])
+@pytest.mark.parametrize(
+    "method", ["ed-pbrl-adaptive", "info-gain", "score-gain", "score-gain-encoded", "risk-gain-encoded"]
+)
 def test_adaptive_plans_depend_on_answers(tiny_vocab_dir, method):
     """Same seed, different answers → different later episodes (the strategy uses the data)."""
     runs = []
@@ -74,7 +83,7 @@ def test_adaptive_plans_depend_on_answers(tiny_vocab_dir, method):
     (ep0, s0), (ep1, s1) = runs
     # before any answer both plan the same first episode; later plans differ
     assert np.array_equal(ep0[0], ep1[0])
-    if method in ("info-gain", "score-gain", "score-gain-encoded"):
+    if method in ("info-gain", "score-gain", "score-gain-encoded", "risk-gain-encoded"):
         assert not np.array_equal(ep0[5:], ep1[5:])
     else:  # the re-solved designs differ (the sampled tokens may coincide on a tiny vocab)
         assert torch.allclose(s0.static.weights, s1.static.weights)
@@ -111,7 +120,16 @@ def test_candidate_features_carry_the_questions_information(tiny_vocab_dir):
 
 
 @pytest.mark.parametrize(
-    "method", ["ed-pbrl", "ed-pbrl-adaptive", "dopt-pool", "info-gain", "score-gain", "score-gain-encoded"]
+    "method",
+    [
+        "ed-pbrl",
+        "ed-pbrl-adaptive",
+        "dopt-pool",
+        "info-gain",
+        "score-gain",
+        "score-gain-encoded",
+        "risk-gain-encoded",
+    ],
 )
 def test_single_entry_slot(tmp_path, method):
     """A fixed slot (one entry, like the paper's base subject) is kept at weight 1."""
@@ -208,3 +226,49 @@ def test_encoded_score_gain_scores_what_the_person_is_shown(tiny_vocab_dir):
     ctx = dataclasses.replace(p.ctx, encode=None)
     with pytest.raises(EdpbrlError, match="needs the learner's encoder"):
         EncodedScoreGainStrategy(pool=10).plan(ctx, 1)
+
+
+def test_risk_gain_starts_as_score_gain_and_then_weighs_the_prior_pull(tiny_vocab_dir):
+    """With spread 1 and no answer the criterion is the posterior score variance, so the first
+    episode is score-gain-encoded's; the bias moment is P(γ δδᵀ + τ² H⁻¹)P − P with δ = θ̂ − m, m
+    the prior's mean the context carries; the choice follows risk_gains on the pool; bad options
+    get a one-line error."""
+    from edpbrl.design.pool import risk_gains
+    from edpbrl.prior import fit_prior
+    from edpbrl.strategies.risk import RiskGainStrategy
+
+    first = [
+        _session(tiny_vocab_dir, m, episodes=1)._episodes[0]
+        for m in ("score-gain-encoded", "risk-gain-encoded")
+    ]
+    assert np.array_equal(*first)
+    rng = np.random.default_rng(0)
+    prior = fit_prior(rng.normal(size=(6, 16)), [f"s{i}" for i in range(6)], embedder="hashing:16")
+    p = Personalizer.default(
+        k=3,
+        episodes=4,
+        method="risk-gain-encoded",
+        vocabulary=str(tiny_vocab_dir),
+        embedder="hashing:16",
+        prior=prior,
+    )
+    user = LinearUser(rng.normal(size=p.dim), 5.0, seed=2)
+    for _ in range(2):
+        q = p.ask()
+        p.tell(q, user.choose(p.embedder.encode(q.options)))
+    p._sync_context()
+    ctx, s = p.ctx, RiskGainStrategy(bias_weight=2.0, spread=3.0)
+    m = torch.as_tensor(prior.theta_mean())
+    assert torch.allclose(ctx.prior_mean, m)
+    theta, H = ctx.model.theta, ctx.model.hessian
+    P = ctx.prior_precision
+    delta = theta - m
+    want = P @ (2.0 * torch.outer(delta, delta) + 3.0 * torch.linalg.inv(H)) @ P - P
+    D = s.bias_moment(ctx, theta, H)
+    assert torch.allclose(D, want, rtol=1e-6, atol=1e-6 * float(want.abs().max()))
+    s._setup(ctx)
+    g = risk_gains(H, info_factors(s._X, theta), s.V.to(H.dtype), D)
+    assert np.array_equal(s.plan(ctx, 1)[0], s._cand[int(torch.argmax(g))])
+    for bad in ({"spread": -1}, {"bias_weight": float("nan")}, {"spread": True}):
+        with pytest.raises(EdpbrlError, match="must be a finite number"):
+            RiskGainStrategy(**bad)

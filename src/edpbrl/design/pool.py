@@ -58,6 +58,41 @@ def variance_gains(M: Tensor, U: Tensor, V: Tensor) -> Tensor:
     return torch.linalg.solve(G, B).diagonal(dim1=1, dim2=2).sum(-1)
 
 
+def risk_gains(M: Tensor, U: Tensor, C: Tensor, D: Tensor) -> Tensor:
+    """J(M) − J(M + U_e U_eᵀ) for every candidate e, J(M) = tr(C M⁻¹) + tr(M⁻¹ C M⁻¹ D).
+
+    J is the expected error of the scores that C weights when the estimate is the MAP under a
+    prior of precision P and mean m, with E[bbᵀ] = D + P for the prior's pull b = P(m − θ): the
+    score variance tr(C M⁻¹) plus the bias that the prior's mean leaves, minus the part of that
+    variance the prior itself explains (D = 0 gives the Bayes risk, :func:`variance_gains`).
+    By Woodbury, with A = M⁻¹U_e and G = I + U_eᵀA, the gain is
+
+        tr(G⁻¹ AᵀCA) + tr(G⁻¹ Aᵀ(C M⁻¹ D + D M⁻¹ C) A) − tr(G⁻¹ AᵀCA G⁻¹ AᵀDA).
+
+    M (d, d) positive definite; U (n, d, r); C (d, d) positive semi-definite; D (d, d) symmetric
+    (may be indefinite). Returns (n,).
+    """
+    L = torch.linalg.cholesky(0.5 * (M + M.T))
+    n, d, r = U.shape
+    flat = U.permute(1, 0, 2).reshape(d, n * r)
+    A = torch.cholesky_solve(flat, L)  # M⁻¹ U_e for all e, (d, n·r)
+    CMD = C @ torch.cholesky_solve(D, L)  # C M⁻¹ D
+    E = CMD + CMD.T
+
+    def quad(W: Tensor) -> Tensor:  # A_eᵀ W A_e for every e: (n, r, r)
+        Y = (W @ A).reshape(d, n, r).permute(1, 0, 2)
+        return A.reshape(d, n, r).permute(1, 2, 0) @ Y
+
+    Ae = A.reshape(d, n, r).permute(1, 0, 2)
+    G = U.transpose(1, 2) @ Ae + torch.eye(r, dtype=U.dtype, device=U.device)  # (n, r, r)
+    AC, AD, AE = quad(C), quad(D), quad(E)
+    GC = torch.linalg.solve(G, AC)  # G⁻¹ AᵀCA
+    GD = torch.linalg.solve(G, AD)
+    GE = torch.linalg.solve(G, AE)
+    tr = lambda Z: Z.diagonal(dim1=1, dim2=2).sum(-1)  # noqa: E731
+    return tr(GC) + tr(GE) - (GC * GD.transpose(1, 2)).sum((1, 2))
+
+
 def prefix_covariance(X: Tensor) -> Tensor:
     """V (d, d): the covariance of candidate episodes' option prefix features, centred per step and
     summed over steps — the prompts whose scores :func:`variance_gains` should make sure of.

@@ -3,14 +3,15 @@
 Built-ins, in the order they are listed: ``random`` (:mod:`.random`); ``ed-pbrl`` and
 ``ed-pbrl-policies-rounded`` (:mod:`.kpolicy`, the paper's K-policy design); ``ed-pbrl-mixture``,
 ``ed-pbrl-wor``, ``ed-pbrl-rounded`` (:mod:`.design`); ``ed-pbrl-adaptive`` (:mod:`.adaptive`);
-``ed-pbrl-greedy`` (:mod:`.greedy`); ``dopt-pool`` (:mod:`.pool`); ``info-gain``
-(:mod:`.info_gain`). A new strategy is one module that subclasses :class:`Strategy` and calls
-``STRATEGIES.register`` — see ``docs/extending.md``.
+``ed-pbrl-greedy`` (:mod:`.greedy`); ``dopt-pool`` (:mod:`.pool`); ``info-gain``, ``score-gain``
+and ``score-gain-encoded`` (:mod:`.info_gain`); ``risk-gain-encoded`` (:mod:`.risk`). A new
+strategy is one module that subclasses :class:`Strategy` and calls ``STRATEGIES.register`` — see
+``docs/extending.md``.
 """
 
 # isort: off
 # The built-ins register in this order, which is the order help text lists them.
-from . import random, kpolicy, design, adaptive, greedy, pool, info_gain  # noqa: F401
+from . import random, kpolicy, design, adaptive, greedy, pool, info_gain, risk  # noqa: F401
 
 # isort: on
 from .adaptive import AdaptiveDesignStrategy
@@ -22,6 +23,7 @@ from .kpolicy import KPolicyStrategy
 from .pool import DOptPoolStrategy
 from .random import RandomStrategy
 from .registry import STRATEGIES, make_strategy
+from .risk import RiskGainStrategy
 
 __all__ = [
     "STRATEGIES",
@@ -32,6 +34,7 @@ __all__ = [
     "InfoGainStrategy",
     "KPolicyStrategy",
     "RandomStrategy",
+    "RiskGainStrategy",
     "Strategy",
     "StrategyContext",
     "check_plan",

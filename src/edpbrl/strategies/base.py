@@ -53,6 +53,8 @@ class StrategyContext:
         encode: the learner's encoder, ``encode(texts) -> (n, d)`` array — the features the
             answers are learned from — for strategies that score whole prompts rather than the
             per-token surrogate; None where the caller has none.
+        prior_mean: (d,) the prior's mean of θ (moved by the person's words), set with ``model``
+            by the caller; None for the flat prior (mean 0).
     """
 
     mdp: PromptMDP
@@ -66,6 +68,7 @@ class StrategyContext:
     progress: Callable | None = None
     prior_precision: torch.Tensor | None = None
     encode: Callable | None = None
+    prior_mean: torch.Tensor | None = None
 
     def __post_init__(self):
         if isinstance(self.k, bool) or not isinstance(self.k, int | np.integer) or self.k < 2:
@@ -80,6 +83,12 @@ class StrategyContext:
         if self.prior_precision is not None:
             return self.prior_precision.to(dtype=dtype, device=device)
         return self.lam * torch.eye(self.mdp.dim, dtype=dtype, device=device)
+
+    def base_mean(self, dtype=torch.float64, device="cpu") -> torch.Tensor:
+        """The prior's mean of θ (d,): ``prior_mean``, or 0 for the flat prior."""
+        if self.prior_mean is not None:
+            return self.prior_mean.to(dtype=dtype, device=device)
+        return torch.zeros(self.mdp.dim, dtype=dtype, device=device)
 
     def design_regulariser(self) -> tuple[float, torch.Tensor | None]:
         """(λ, P) for the design solvers, whose constant part of M is λP: (1, prior precision)

@@ -70,7 +70,8 @@ def test_experiment_ceiling_json_table_and_file(tiny_vocab_dir, capsys, tmp_path
     out = tmp_path / "c.json"
     assert main([*args, "--no-progress", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "random Qs for oracle" in text and text.count("sunny") == 2
+    assert "random Qs for oracle" in text and "nats oracle" in text and text.count("sunny") == 3
+    assert "departure from the prior's mean" in text
     assert json.loads(out.read_text())["results"][0]["style"] == "sunny"
 
 

@@ -17,11 +17,9 @@ def _cfg(tiny_vocab_dir, **kw):
     )
 
 
-def _pool_information(cfg, seed: int, pool: int):
-    """The ceiling's pool rebuilt independently: each episode's information factors at the true θ
-    (pool, d, steps·K), the test prompts' feature covariance C (d, d), and θ = β θ*."""
-    from edpbrl.design.pool import info_factors
-
+def _pool_features(cfg, seed: int, pool: int):
+    """The ceiling's pool rebuilt independently: the options' prefix features (pool, K, steps, d)
+    and θ = β θ*."""
     w = setup_world(cfg)
     rng = np.random.default_rng(seed)
     eps = np.stack(
@@ -29,8 +27,16 @@ def _pool_information(cfg, seed: int, pool: int):
     )
     texts = [w.design_vocab.prompt(o[: h + 1]) for e in eps for o in e for h in range(3)]
     X = torch.as_tensor(np.asarray(w.learner.encode(texts), dtype=np.float64)).reshape(pool, 3, 3, -1)
-    theta = torch.as_tensor(cfg.rationality * style_theta(read_style("sunny"), w.base))
-    C = torch.cov(torch.as_tensor(w.X_test_learner).T, correction=0)
+    return X, torch.as_tensor(cfg.rationality * style_theta(read_style("sunny"), w.base))
+
+
+def _pool_information(cfg, seed: int, pool: int):
+    """Each pool episode's information factors at the true θ (pool, d, steps·K), the test prompts'
+    feature covariance C (d, d), and θ = β θ*."""
+    from edpbrl.design.pool import info_factors
+
+    X, theta = _pool_features(cfg, seed, pool)
+    C = torch.cov(torch.as_tensor(setup_world(cfg).X_test_learner).T, correction=0)
     return info_factors(X, theta), C, theta
 
 
@@ -120,24 +126,24 @@ def test_simulated_people_match_the_linearised_risk(tiny_vocab_dir):
         information_ceiling("sunny", cfg, realise=-1)
 
 
-def test_risk_gains_against_explicit_inverses():
-    from edpbrl.experiments.ceiling import risk_gains
-
-    g = torch.Generator().manual_seed(0)
-    d, n, r = 6, 40, 3
-    A = torch.randn(d, d, generator=g, dtype=torch.float64)
-    P = A @ A.T + 0.5 * torch.eye(d, dtype=torch.float64)
-    H = P + torch.eye(d, dtype=torch.float64)
-    M = torch.randn(d, d, generator=g, dtype=torch.float64)
-    C = M @ M.T / d
-    U = torch.randn(n, d, r, generator=g, dtype=torch.float64)
-    b = torch.randn(d, generator=g, dtype=torch.float64)
-    got = risk_gains(H, U, C, P, b, chunk=7)
-    for i in range(n):
-        Hi = torch.linalg.inv(H + U[i] @ U[i].T)
-        F = H + U[i] @ U[i].T - P
-        want = float(b @ Hi @ C @ Hi @ b + torch.trace(C @ Hi @ F @ Hi))
-        assert float(-got[i]) == pytest.approx(want, rel=1e-9)
+def test_evidence_is_the_answers_kl_between_the_persons_theta_and_the_prior_mean(tiny_vocab_dir):
+    """With the flat prior (m = 0) each question's evidence is KL(p_θ ‖ uniform) = log K − H(p_θ):
+    the oracle's evidence is that sum over the episodes it asked (oracle_order), random's is
+    positive and grows with the budget, and the departure distance is θᵀ(λI)θ / d."""
+    cfg = _cfg(tiny_vocab_dir, rationality=10.0, lam=2.0)
+    r = information_ceiling("sunny", cfg, budgets=(3, 9), pool=25, orders=2, seed=4)
+    X, theta = _pool_features(cfg, seed=4, pool=25)
+    p = torch.softmax(torch.einsum("nkhd,d->nkh", X, theta), dim=1)
+    kl = (np.log(3) + (p * p.log()).sum(1)).sum(1)  # (pool,) summed over an episode's questions
+    assert len(r.oracle_order) == 3
+    for j, n in enumerate((1, 3)):
+        assert r.oracle_evidence[j] == pytest.approx(float(kl[r.oracle_order[:n]].sum()), rel=1e-9)
+    assert 0 < r.random_evidence[0] < r.random_evidence[1]
+    assert r.question_evidence_mean == pytest.approx(float(kl.mean()) / 3, rel=1e-9)
+    per_question = np.log(3) + (p * p.log()).sum(1)
+    assert r.question_evidence_max == pytest.approx(float(per_question.max()), rel=1e-9)
+    assert r.oracle_evidence[-1] <= 3 * r.question_evidence_max * 3 + 1e-12  # 3 episodes × 3 questions
+    assert r.departure_distance == pytest.approx(2.0 * float(theta @ theta) / 16, rel=1e-9)
 
 
 def test_risk_oracle_is_not_above_the_variance_oracle_after_one_episode(tiny_vocab_dir):

@@ -181,17 +181,24 @@ def cmd_ceiling(a) -> int:
     head = (
         f"{'style':<22} {'questions':>9} {'T random':>9} {'T oracle':>9} "
         f"{'random Qs for oracle':>21} {'ratio':>6} {'R random':>9} {'R oracle':>9}"
+        f" {'nats random':>11} {'nats oracle':>11}"
     )
     if a.realise:
         head += f" {'pref err random':>16} {'pref err oracle':>16}"
     print(head)
     for r in rows:
+        print(
+            f"{r['style']}: departure from the prior's mean (θ − m)ᵀP(θ − m)/d"
+            f" = {r['departure_distance']:.2f}; nats per answer: mean {r['question_evidence_mean']:.3f},"
+            f" the pool's most telling question {r['question_evidence_max']:.3f}"
+        )
         for j, (q, tr, to, need) in enumerate(
             zip(r["questions"], r["random_variance"], r["oracle_variance"], r["random_questions_for_oracle"])
         ):
             line = (
                 f"{r['style']:<22} {q:>9} {tr:>9.4f} {to:>9.4f} {need:>21.0f} {need / q:>6.2f}"
                 f" {r['random_risk'][j]:>9.4f} {r['oracle_risk'][j]:>9.4f}"
+                f" {r['random_evidence'][j]:>11.2f} {r['oracle_evidence'][j]:>11.2f}"
             )
             if a.realise:
                 line += "".join(

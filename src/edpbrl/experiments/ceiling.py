@@ -42,6 +42,16 @@ questions are always *scored* by the exact information at the true θ and by T):
 * ``target="vocab"``: it lowers the variance of the design vocabulary's random prefixes' scores
   instead of the held-out test prompts' (what a design can know without the test set).
 
+**How much can the answers say about this person at all?** ``random_evidence`` and
+``oracle_evidence`` give, per budget, the expected log-likelihood ratio of the answers in favour of
+the person's θ over the prior's mean m, Σ_q KL(p_θ(q) ‖ p_m(q)) in nats (p(q) the K choice
+probabilities of question q): what the answers carry about where the person departs from the
+prior. A few nats cannot single out a direction of departure among hundreds, whatever the
+design; the oracle, knowing the direction, can ask where it shows. ``question_evidence_max`` is
+the most any single question of the pool carries for this person (n times it bounds what n
+answers from the pool can carry); ``departure_distance`` is (θ − m)ᵀP(θ − m)/d, 1 on average for
+a person drawn from the prior.
+
 One switch gives it *more* knowledge: ``target="risk"`` chooses by R (below) at the true θ, the
 expected error of this person's own estimate, bias included (it implies ``knows="truth"``). No
 design can know the bias; it bounds what any choice from the pool can do for one person.
@@ -54,7 +64,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from ..design.pool import info_factors, prefix_covariance, variance_gains
+from ..design.pool import info_factors, prefix_covariance, risk_gains, variance_gains
 from ..errors import EdpbrlError
 from ..strategies.candidates import encoded_options
 from .simulate import SimConfig, learner_prior, person_theta, person_words, setup_world
@@ -88,6 +98,12 @@ class CeilingResult:
     oracle_pref_error_se: list[float] | None = None
     random_sq_error: list[float] | None = None  # their mean (θ̂ − θ)ᵀC(θ̂ − θ): what R predicts
     oracle_sq_error: list[float] | None = None
+    random_evidence: list[float] | None = None  # nats about θ vs the prior's mean (docstring)
+    oracle_evidence: list[float] | None = None
+    departure_distance: float | None = None  # (θ − m)ᵀP(θ − m)/d: 1 for a typical person
+    question_evidence_mean: float | None = None  # nats per question, mean over the pool's questions
+    question_evidence_max: float | None = None  # the pool's single most telling question
+    oracle_order: list[int] | None = None  # the pool episodes the oracle asked, in order
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -149,6 +165,8 @@ def information_ceiling(
         progress(0, stages, f"encoding the prefixes of {pool} episodes")
     X = encoded_options(w.learner.encode, vocab, eps)[:, :, steps]  # only the steps that ask
     U = info_factors(X, theta)  # (pool, d, |steps|·K): the exact information at the true θ
+    kl_q = question_evidence(X, theta, m)  # (pool, steps) nats each answer carries about θ vs m
+    kl = kl_q.sum(1)
     Xt = torch.as_tensor(w.X_test_learner)
     Xc = Xt - Xt.mean(0)
     C = Xc.T @ Xc / Xt.shape[0]
@@ -182,10 +200,13 @@ def information_ceiling(
     horizon = min(pool, 3 * need)  # random is followed further, to say how many it needs
     rand = np.zeros(horizon + 1)
     rand_R = np.zeros((len(n_ep), 2))
+    rand_kl = np.zeros(len(n_ep))
     for _ in range(orders):
         H = P.clone()
         curve = [T(H)]
-        for t, i in enumerate(rng.permutation(pool)[:horizon], start=1):
+        order = rng.permutation(pool)[:horizon]
+        rand_kl += np.array([float(kl[order[:n]].sum()) for n in n_ep]) / orders
+        for t, i in enumerate(order, start=1):
             H = H + U[i] @ U[i].T
             curve.append(T(H))
             for j, n in enumerate(n_ep):
@@ -196,13 +217,14 @@ def information_ceiling(
         progress(1, stages, "oracle")
     H = P.clone()
     H_choose = P.clone()  # the posterior precision as the chooser sees it
+    D = torch.outer(b, b) - P  # R = T + tr(H⁻¹CH⁻¹D): the risk target's bias moment
     oracle = [T(H)]
     oracle_R = []
     chosen = []
     free = torch.ones(pool, dtype=torch.bool)
     for t in range(1, need + 1):
         if target == "risk":  # (knows the truth: H_choose is H)
-            g = risk_gains(H_choose, U_choose, C, P, b)
+            g = risk_gains(H_choose, U_choose, C, D)
         else:
             g = variance_gains(H_choose, U_choose, C_choose)
         g[~free] = -torch.inf
@@ -252,8 +274,22 @@ def information_ceiling(
         random_bias=[float(r[0]) for r in rand_R],
         oracle_bias=[float(r[0]) for r in oracle_R],
         realised=int(realise),
+        random_evidence=[float(v) for v in rand_kl],
+        oracle_evidence=[float(kl[chosen[:n]].sum()) for n in n_ep],
+        departure_distance=float((theta - m) @ P @ (theta - m)) / theta.shape[0],
+        oracle_order=[int(i) for i in chosen],
+        question_evidence_mean=float(kl_q.mean()),
+        question_evidence_max=float(kl_q.max()),
         **real,
     )
+
+
+def question_evidence(X, theta, m) -> torch.Tensor:
+    """KL(softmax(X_h θ) ‖ softmax(X_h m)) for every question (n, H), in nats: the expected
+    log-likelihood ratio of its answer for θ over m. X (n, K, H, d) options' features; θ, m (d,)."""
+    lp = torch.log_softmax(torch.einsum("nkhd,d->nkh", X, theta), dim=1)
+    lq = torch.log_softmax(torch.einsum("nkhd,d->nkh", X, m.to(X.dtype)), dim=1)
+    return (lp.exp() * (lp - lq)).sum(1)
 
 
 def risk_terms(Hs, C, P, b) -> tuple[torch.Tensor, torch.Tensor]:
@@ -265,17 +301,6 @@ def risk_terms(Hs, C, P, b) -> tuple[torch.Tensor, torch.Tensor]:
     B = torch.cholesky_solve(Hs - P, L)  # H⁻¹F
     bias = (hb.transpose(1, 2) @ C @ hb)[:, 0, 0]
     return bias, bias + (A * B.transpose(1, 2)).sum((1, 2))
-
-
-def risk_gains(H, U, C, P, b, chunk: int = 32) -> torch.Tensor:
-    """−R(H + U_i U_iᵀ) for every candidate i (higher is better; R of the module docstring).
-
-    H, C, P (d, d); U (n, d, r) candidates' information factors; b (d,) = P(m − θ)."""
-    out = torch.empty(U.shape[0], dtype=H.dtype)
-    for s in range(0, U.shape[0], chunk):
-        u = U[s : s + chunk]
-        out[s : s + chunk] = -risk_terms(H + u @ u.transpose(1, 2), C, P, b)[1]
-    return out
 
 
 def _realise(X, theta, theta_star, P, m, C, flat, cfg, w, chosen, n_ep, people, seed) -> dict:

@@ -44,15 +44,11 @@ def test_every_method_runs_end_to_end(tiny_vocab_dir, method):
     assert np.isfinite(p.fit()).all()
 
 
+POOL_METHODS = ["info-gain", "score-gain", "score-gain-encoded", "risk-gain-encoded"]  # adaptive, pool-based
+
+
 def test_new_methods_registered():
-    for m in (
-        "ed-pbrl-adaptive",
-        "dopt-pool",
-        "info-gain",
-        "score-gain",
-        "score-gain-encoded",
-        "risk-gain-encoded",
-    ):
+    for m in ("ed-pbrl-adaptive", "dopt-pool", *POOL_METHODS):
         assert m in METHODS
     assert make_strategy("info-gain").adaptive and make_strategy("score-gain").adaptive
     assert make_strategy("ed-pbrl-adaptive").adaptive
@@ -61,9 +57,7 @@ def test_new_methods_registered():
         AdaptiveDesignStrategy(every=0)
 
 
-@pytest.mark.parametrize(
-    "method", ["ed-pbrl-adaptive", "info-gain", "score-gain", "score-gain-encoded", "risk-gain-encoded"]
-)
+@pytest.mark.parametrize("method", ["ed-pbrl-adaptive", *POOL_METHODS])
 def test_adaptive_plans_depend_on_answers(tiny_vocab_dir, method):
     """Same seed, different answers → different later episodes (the strategy uses the data)."""
     runs = []
@@ -83,7 +77,7 @@ def test_adaptive_plans_depend_on_answers(tiny_vocab_dir, method):
     (ep0, s0), (ep1, s1) = runs
     # before any answer both plan the same first episode; later plans differ
     assert np.array_equal(ep0[0], ep1[0])
-    if method in ("info-gain", "score-gain", "score-gain-encoded", "risk-gain-encoded"):
+    if method in POOL_METHODS:
         assert not np.array_equal(ep0[5:], ep1[5:])
     else:  # the re-solved designs differ (the sampled tokens may coincide on a tiny vocab)
         assert torch.allclose(s0.static.weights, s1.static.weights)
@@ -119,18 +113,7 @@ def test_candidate_features_carry_the_questions_information(tiny_vocab_dir):
     assert torch.allclose(U[0] @ U[0].T, F, atol=1e-10)
 
 
-@pytest.mark.parametrize(
-    "method",
-    [
-        "ed-pbrl",
-        "ed-pbrl-adaptive",
-        "dopt-pool",
-        "info-gain",
-        "score-gain",
-        "score-gain-encoded",
-        "risk-gain-encoded",
-    ],
-)
+@pytest.mark.parametrize("method", ["ed-pbrl", "ed-pbrl-adaptive", "dopt-pool", *POOL_METHODS])
 def test_single_entry_slot(tmp_path, method):
     """A fixed slot (one entry, like the paper's base subject) is kept at weight 1."""
     d = tmp_path / "v"
@@ -238,10 +221,13 @@ def test_risk_gain_starts_as_score_gain_and_then_weighs_the_prior_pull(tiny_voca
     from edpbrl.strategies.risk import RiskGainStrategy
 
     first = [
-        _session(tiny_vocab_dir, m, episodes=1)._episodes[0]
-        for m in ("score-gain-encoded", "risk-gain-encoded")
+        _session(tiny_vocab_dir, "score-gain-encoded", episodes=1)._episodes[0],
+        _session(
+            tiny_vocab_dir, "risk-gain-encoded", episodes=1, strategy=RiskGainStrategy(spread=1.0)
+        )._episodes[0],
     ]
     assert np.array_equal(*first)
+    assert RiskGainStrategy().spread == 2.0 and RiskGainStrategy().bias_weight == 0.0  # the defaults
     rng = np.random.default_rng(0)
     prior = fit_prior(rng.normal(size=(6, 16)), [f"s{i}" for i in range(6)], embedder="hashing:16")
     p = Personalizer.default(

@@ -116,18 +116,24 @@ class EncodedScoreGainStrategy(ScoreGainStrategy):
         self.V = prefix_covariance(X)
         self._cand, self._X, self._free = cand, X, np.ones(self.pool, dtype=bool)
 
+    def pool_gains(self, ctx: StrategyContext, theta: Tensor | None, H: Tensor):
+        """``gains(H, U) -> (pool,)``: what asking each pool episode is worth at precision H, with
+        θ̂ and the precision before this plan given (here: the drop in the pool's score variance)."""
+        V = self.V.to(H.dtype)
+        return lambda H, U: variance_gains(H, U, V)
+
     def plan(self, ctx: StrategyContext, n: int) -> np.ndarray:
         if self._X is None:
             self._setup(ctx)
         with single_thread():
             theta, H = self.posterior(ctx)
-            V = self.V.to(H.dtype)
+            gains = self.pool_gains(ctx, theta, H)
             U = info_factors(self._X, theta)  # θ̂ is fixed while planning: one set of factors
             out = []
             for _ in range(n):
                 if not self._free.any():  # the pool is spent: start over
                     self._free[:] = True
-                g = variance_gains(H, U, V)
+                g = gains(H, U)
                 g[torch.as_tensor(~self._free)] = -torch.inf
                 best = int(torch.argmax(g))
                 self._free[best] = False

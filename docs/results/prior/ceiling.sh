@@ -27,3 +27,11 @@ R=(--prior packaged --words auto "${STYLES[@]}" --style noir --style cozy_autumn
 one realised-knows-prior "${R[@]}" --knows prior --realise 20
 one realised-risk-oracle --prior packaged --words auto --style paper:sunny --style paper:technological \
   --style noir --style cozy_autumn --questions 30 --questions 100 --target risk --realise 20
+# how many nats the answers carry about where each person departs from the prior (random, the
+# variance oracle a design could be, the risk oracle that knows the departure), every style
+A=(--prior packaged --words auto "${STYLES[@]}" "${PACKAGED[@]}")
+one evidence-knows-prior "${A[@]}" --knows prior
+one evidence-risk-oracle "${A[@]}" --target risk
+# the same people answering three times as decisively (β = 30, the prior told so): the evidence per answer
+one evidence-beta30 --prior packaged --words auto "${STYLES[@]}" --style noir --style cozy_autumn \
+  --style technological --knows prior --rationality 30 --prior-scale 30

@@ -4,7 +4,8 @@
 # flat-prior random questions. Seeds in chunks of 10 (a finished chunk is skipped), merged per
 # experiment. Needs `edpbrl data paper` first.
 # Usage: run.sh [EXPERIMENT ...]; experiments: flat prior info-gain floor orthogonal misleading other-model loo
-# score-gain score-gain-encoded loo-score-gain-encoded map loo-map (default: all). The oracle bound: ceiling.sh.
+# score-gain score-gain-encoded loo-score-gain-encoded risk-gain-encoded loo-risk-gain-encoded map loo-map
+# (default: all). The oracle bound: ceiling.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 E=".venv/bin/edpbrl"
@@ -16,15 +17,18 @@ COMMON=(--protocol ours --embedder minilm --workers "${WORKERS:-2}" --no-progres
 BUDGETS=(--episodes 6 --episodes 20 --episodes 60)  # 30 / 100 / 300 questions (5 per episode)
 run() {  # name, then curves options
   local name=$1; shift
-  for off in 0 10; do
+  for off in "${OFFSETS[@]}"; do
     local dir="$OUT/$name/chunk$off"
     if [ -f "$dir/results.json" ]; then continue; fi
     rm -rf "$dir"; mkdir -p "$(dirname "$dir")"
     HF_HUB_OFFLINE=1 "$E" experiment curves "$@" "${COMMON[@]}" "${STY[@]}" --seeds 10 --seed-offset "$off" --out "$dir" > "$dir.log" 2>&1
   done
-  HF_HUB_OFFLINE=1 "$E" experiment merge "$OUT/$name/chunk0/results.json" "$OUT/$name/chunk10/results.json" --out "$OUT/$name/merged" --force > /dev/null
+  local parts=()
+  for off in "${OFFSETS[@]}"; do parts+=("$OUT/$name/chunk$off/results.json"); done
+  HF_HUB_OFFLINE=1 "$E" experiment merge "${parts[@]}" --out "$OUT/$name/merged" --force > /dev/null
 }
 STY=("${STYLES[@]}")
+OFFSETS=(0 10)  # seed chunks: seeds 0-19
 ALL=("$@")
 sel() { [ ${#ALL[@]} -eq 0 ] && return 0; for x in "${ALL[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
 if sel flat; then run flat --method random --label flat "${BUDGETS[@]}"; fi
@@ -42,6 +46,21 @@ fi
 if sel score-gain-encoded; then  # the same gain on the encoder's features of a fixed encoded pool
   run score-gain-encoded --prior packaged --words auto --label prior+words --method score-gain-encoded \
     "${BUDGETS[@]}"
+fi
+if sel risk-gain-encoded; then  # the bias-aware design, with random beside it, on fresh seeds 20-39
+  # (its defaults were chosen on a 6-seed pilot over seeds 0-5: risk-gain-pilot/)
+  OFFSETS=(20 30)
+  run risk-gain-encoded --prior packaged --words auto --label prior+words \
+    --method risk-gain-encoded --method random "${BUDGETS[@]}"
+  OFFSETS=(0 10)
+fi
+if sel loo-risk-gain-encoded; then  # the same on three packaged styles, each left out of the prior
+  STY=(--style noir --style cozy_autumn --style technological)
+  OFFSETS=(20 30)
+  run loo-risk-gain-encoded --prior packaged --words auto --label prior+words \
+    --method risk-gain-encoded --method random "${BUDGETS[@]}"
+  OFFSETS=(0 10)
+  STY=("${STYLES[@]}")
 fi
 if sel loo-score-gain-encoded; then  # in distribution: three packaged styles, each left out of the prior
   STY=(--style noir --style cozy_autumn --style technological)

@@ -95,6 +95,53 @@ def ceiling_table() -> str:
     return head + "\n" + "\n".join(lines)
 
 
+def paired_table(exp: str, method: str, baseline: str) -> str:
+    """``method`` against ``baseline`` run on the same seeds in experiment ``exp``: per style and
+    budget both means and the paired difference (mean ± s.e. over seeds) of the preference error."""
+    f = ROOT / exp / "merged" / "results.json"
+    if not f.exists():
+        return ""
+    runs = {}
+    for r in json.load(open(f))["runs"]:
+        runs[(r["style"], r["method"], int(r["questions"]), r["seed"])] = r["preference_error"]
+    lines = [
+        f"| style | questions | seeds | {method} | {baseline} | difference (paired) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for st, q in sorted({(k[0], k[2]) for k in runs}):
+        seeds = sorted(k[3] for k in runs if k[:3] == (st, method, q) and (st, baseline, q, k[3]) in runs)
+        if len(seeds) < 2:
+            continue
+        a = [runs[(st, method, q, sd)] for sd in seeds]
+        b = [runs[(st, baseline, q, sd)] for sd in seeds]
+        d = [x - y for x, y in zip(a, b)]
+        n = len(d)
+        mean = sum(d) / n
+        se = (sum((x - mean) ** 2 for x in d) / (n - 1) / n) ** 0.5
+        lines.append(f"| {st} | {q} | {n} | {sum(a) / n:.3f} | {sum(b) / n:.3f} | {mean:+.3f} ± {se:.3f} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def evidence_table() -> str:
+    """Per style: the person's departure distance, and the nats about it that random questions, the
+    variance oracle (a design's knowledge) and the risk oracle (knows the departure) collect."""
+    files = {k: ROOT / "ceiling" / f"evidence-{k}.json" for k in ("knows-prior", "risk-oracle")}
+    if not all(f.exists() for f in files.values()):
+        return ""
+    var = {r["style"]: r for r in json.load(open(files["knows-prior"]))["results"]}
+    risk = {r["style"]: r for r in json.load(open(files["risk-oracle"]))["results"]}
+    lines = [
+        "| style | departure (θ−m)ᵀP(θ−m)/d | random @30 / @100 / @300 | variance oracle | risk oracle |",
+        "|---|---|---|---|---|",
+    ]
+    for st, r in var.items():
+        o = risk.get(st)
+        cells = [" / ".join(f"{v:.1f}" for v in x) for x in (r["random_evidence"], r["oracle_evidence"])]
+        cells.append(" / ".join(f"{v:.1f}" for v in o["oracle_evidence"]) if o else "–")
+        lines.append(f"| {st} | {r['departure_distance']:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     cells = load()
     out = []
@@ -189,6 +236,24 @@ def main() -> None:
                     f"| {st} | {fmt(two30)} | {fmt(map30)} | {fmt(two300)} | {fmt(map300)} | {ratio:.2f} |"
                 )
         out.append("")
+    for exp, who in (
+        ("risk-gain-encoded", "the paper's styles"),
+        ("loo-risk-gain-encoded", "packaged, left out"),
+    ):
+        paired = paired_table(exp, "risk-gain-encoded[prior+words]", "random[prior+words]")
+        if paired:
+            out.append(
+                f"### risk-gain-encoded against random questions on the same seeds (20–39; {who}; "
+                "preference error)\n"
+            )
+            out.append(paired + "\n")
+    evidence = evidence_table()
+    if evidence:
+        out.append(
+            "### Nats the answers carry about where the person departs from the prior (expected "
+            "log-likelihood ratio, θ against the prior's mean)\n"
+        )
+        out.append(evidence + "\n")
     ceiling = ceiling_table()
     if ceiling:
         out.append(

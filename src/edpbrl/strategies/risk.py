@@ -23,9 +23,9 @@ before any answer (θ̂ = m, H = P) the criterion is then T and the first questi
 score-gain-encoded's, and as the answers move θ̂ away from m the questions turn to the directions in
 which the prior's pull on this person is largest. The defaults, γ = 0 and τ² = 2 (a person twice as
 far from the population as the prior expects: the paper's styles measure 1.9–4.4), were the best
-of three settings on a 5–6-seed pilot (docs/results.md); the plug-in γ = 1 did no better. The gains of
-all candidates come from one Cholesky factor and a Woodbury update
-(:func:`~edpbrl.design.pool.risk_gains`).
+of three settings on a 5–6-seed pilot (docs/results.md), where the posterior plug-in (γ = τ² = 1)
+was behind random questions at 30. The gains of all candidates come from one Cholesky factor and a
+Woodbury update (:func:`~edpbrl.design.pool.risk_gains`).
 """
 
 from __future__ import annotations

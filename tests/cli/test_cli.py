@@ -114,6 +114,21 @@ def test_one_line_errors(tmp_path, capsys):
         main(["design", "--criterion", "Q"])
 
 
+def test_method_options_on_the_command_line(tiny_vocab_dir, capsys):
+    """--method NAME:key=value runs with that option and reports the spec; a misspelt option is
+    argparse's one-line usage error naming the method's options."""
+    args = ["simulate", "--style", "sunny", "--vocab", str(tiny_vocab_dir), "--embedder", "hashing:16"]
+    args += ["--k", "3", "--episodes", "1", "--seeds", "1", "--no-progress", "--json"]
+    assert main([*args, "--method", "risk-gain-encoded:spread=3,pool=20"]) == 0
+    (r,) = _json(capsys)["results"]
+    assert r["method"] == "risk-gain-encoded:spread=3,pool=20"
+    with pytest.raises(SystemExit) as e:
+        main([*args, "--method", "risk-gain-encoded:sprad=3"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "method 'risk-gain-encoded' has no option 'sprad' (its options: pool, pool_seed" in err
+
+
 def test_every_option_has_help():
     import argparse
 

@@ -258,3 +258,49 @@ def test_risk_gain_starts_as_score_gain_and_then_weighs_the_prior_pull(tiny_voca
     for bad in ({"spread": -1}, {"bias_weight": float("nan")}, {"spread": True}):
         with pytest.raises(EdpbrlError, match="must be a finite number"):
             RiskGainStrategy(**bad)
+
+
+def test_method_specs_set_a_strategys_own_options(tiny_vocab_dir):
+    """NAME:key=value,... builds the strategy with those options and keeps the spec as its name (so
+    a saved session restores it); unknown or malformed options are one-line errors, never ignored."""
+    from edpbrl.strategies.registry import MethodChoices, check_method, method_help, parse_method
+
+    s = make_strategy("risk-gain-encoded:spread=4,bias_weight=0.5,pool=50")
+    assert (s.spread, s.bias_weight, s.pool, s.name) == (
+        4.0,
+        0.5,
+        50,
+        "risk-gain-encoded:spread=4,bias_weight=0.5,pool=50",
+    )
+    assert parse_method("random") == ("random", {}) and parse_method("x:a=true,b=t") == (
+        "x",
+        {"a": True, "b": "t"},
+    )
+    assert "risk-gain-encoded:spread=3" in MethodChoices() and "random" in list(MethodChoices())
+    assert method_help("risk-gain-encoded:spread=3").endswith("(spread=3)")
+    for bad, message in (
+        (
+            "risk-gain-encoded:sprad=4",
+            "has no option 'sprad' \\(its options: pool, pool_seed, bias_weight, spread\\)",
+        ),
+        ("risk-gain-encoded:spread", "key=value separated by commas"),
+        ("risk-gain-encoded:spread=1,spread=2", "given twice"),
+        ("risk-gain-encoded:spread=-1", "spread must be a finite number"),
+        ("nope:a=1", "unknown method 'nope'"),
+    ):
+        with pytest.raises(EdpbrlError, match=message):
+            make_strategy(bad)
+        assert bad not in MethodChoices()
+    with pytest.raises(EdpbrlError, match="has no option"):
+        check_method("random:pool=3")
+    p = Personalizer.default(
+        k=3,
+        episodes=2,
+        method="risk-gain-encoded:spread=3",
+        vocabulary=str(tiny_vocab_dir),
+        embedder="hashing",
+    )
+    q = p.ask()
+    p.tell(q, 0)
+    again = Personalizer.from_config(p.config)
+    assert again.strategy.spread == 3.0 and again.method == "risk-gain-encoded:spread=3"

@@ -35,3 +35,5 @@ one evidence-risk-oracle "${A[@]}" --target risk
 # the same people answering three times as decisively (β = 30, the prior told so): the evidence per answer
 one evidence-beta30 --prior packaged --words auto "${STYLES[@]}" --style noir --style cozy_autumn \
   --style technological --knows prior --rationality 30 --prior-scale 30
+# people unlike the population (its mean direction removed): how much their answers say
+one evidence-orthogonal --prior packaged --words auto --user orthogonal "${STYLES[@]}" --knows prior

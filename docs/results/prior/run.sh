@@ -4,8 +4,8 @@
 # flat-prior random questions. Seeds in chunks of 10 (a finished chunk is skipped), merged per
 # experiment. Needs `edpbrl data paper` first.
 # Usage: run.sh [EXPERIMENT ...]; experiments: flat prior info-gain floor orthogonal misleading other-model loo
-# score-gain score-gain-encoded loo-score-gain-encoded risk-gain-encoded loo-risk-gain-encoded map loo-map
-# (default: all). The oracle bound: ceiling.sh.
+# score-gain score-gain-encoded loo-score-gain-encoded risk-gain-encoded risk-gain-spread4 loo-risk-gain-encoded
+# orthogonal-risk misleading-risk map loo-map (default: all). The oracle bound: ceiling.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 E=".venv/bin/edpbrl"
@@ -54,6 +54,13 @@ if sel risk-gain-encoded; then  # the bias-aware design, with random beside it, 
     --method risk-gain-encoded --method random "${BUDGETS[@]}"
   OFFSETS=(0 10)
 fi
+if sel risk-gain-spread4; then  # sensitivity: the belief widened 4× instead of 2×, same fresh seeds
+  # (random again beside it: the same seeds give the same random runs)
+  OFFSETS=(20 30)
+  run risk-gain-spread4 --prior packaged --words auto --label prior+words \
+    --method risk-gain-encoded:spread=4 --method random "${BUDGETS[@]}"
+  OFFSETS=(0 10)
+fi
 if sel loo-risk-gain-encoded; then  # the same on three packaged styles, each left out of the prior
   STY=(--style noir --style cozy_autumn --style technological)
   OFFSETS=(20 30)
@@ -81,6 +88,14 @@ if sel orthogonal; then  # a person unlike the population: the population mean's
   run orthogonal-flat --user orthogonal --method random --label flat --episodes 20
   run orthogonal-prior --user orthogonal --prior packaged --words auto --label prior+words \
     --method random --method ed-pbrl-rounded --episodes 20
+fi
+if sel orthogonal-risk; then  # the bias-aware design for a person unlike the population (no-harm target)
+  run orthogonal-risk --user orthogonal --prior packaged --words auto --label prior+words \
+    --method risk-gain-encoded --episodes 20
+fi
+if sel misleading-risk; then  # the bias-aware design when the person's words point elsewhere
+  run misleading-risk --prior packaged --words misleading --label prior+misleading \
+    --method risk-gain-encoded --episodes 20
 fi
 if sel misleading; then  # words that point away: the name of the least similar population member
   run misleading --prior packaged --words misleading --label prior+misleading \

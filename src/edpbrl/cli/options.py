@@ -20,7 +20,7 @@ from ..experiments.parallel import BACKENDS
 from ..experiments.protocol import PROTOCOLS
 from ..experiments.simulate import VOCAB_MODES, WORLDS, SimConfig
 from ..personalizer import FEEDBACK
-from ..strategies import STRATEGIES
+from ..strategies.registry import MethodChoices, check_method
 
 
 class Parser(argparse.ArgumentParser):
@@ -56,6 +56,14 @@ def int_range(lo: int, hi: int | None = None, what: str = "an integer"):
         return value
 
     return parse
+
+
+def method_spec(text: str) -> str:
+    """An argparse type: a registered method, optionally NAME:key=value,... with its options."""
+    try:
+        return check_method(text)
+    except EdpbrlError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 positive_int = int_range(1, what="a positive integer")
@@ -238,17 +246,25 @@ def add_criterion_option(
 def add_method_option(
     p: argparse.ArgumentParser, *, repeatable: bool = True, default: str | None = None, required: bool = True
 ) -> None:
-    names = STRATEGIES.names()
+    choices = MethodChoices()  # the registered names; NAME:key=value,... specs pass too
+    spec = "; NAME:key=value,... sets the method's own options (e.g. risk-gain-encoded:spread=4)"
     if repeatable:
         p.add_argument(
             "--method",
             action="append",
             required=required,
-            choices=names,
-            help="query strategy; repeatable" + ("" if required else " (default: the protocol's)"),
+            choices=choices,
+            type=method_spec,
+            help="query strategy; repeatable" + ("" if required else " (default: the protocol's)") + spec,
         )
     else:
-        p.add_argument("--method", default=default, choices=names, help=f"query strategy (default {default})")
+        p.add_argument(
+            "--method",
+            default=default,
+            choices=choices,
+            type=method_spec,
+            help=f"query strategy (default {default}){spec}",
+        )
 
 
 def add_simulation_options(

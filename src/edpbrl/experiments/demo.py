@@ -27,7 +27,7 @@ import numpy as np
 from ..design.criteria import AIMS
 from ..errors import EdpbrlError
 from ..personalizer import MAX_EPISODES, Personalizer
-from ..strategies import STRATEGIES
+from ..strategies.registry import check_method, method_help
 from ..users import LinearUser, read_style
 from .simulate import SimConfig, World, answer, evaluate, start_session
 
@@ -206,7 +206,7 @@ def run_demo(
     if isinstance(episodes, bool) or not isinstance(episodes, int) or not 1 <= episodes <= MAX_EPISODES:
         raise EdpbrlError(f"episodes must be in 1..{MAX_EPISODES}, got {episodes!r}")
     for m in (method, *baselines):
-        STRATEGIES.get(m)  # one-line error for an unknown method
+        check_method(m)  # one-line error for an unknown method or option
     sentences = read_style(style)
     with_prior = prior not in (None, "none")
     cfg = SimConfig(
@@ -274,7 +274,7 @@ def run_demo(
         comparisons.append(
             comparison(
                 f"{b} questions",
-                f"{STRATEGIES.help(b)}; the same person, seed and number of episodes{same}",
+                f"{method_help(b)}; the same person, seed and number of episodes{same}",
                 bp.fit(),
                 theta_star,
                 b_user,
@@ -289,7 +289,7 @@ def run_demo(
     comparisons.append(
         comparison(
             f"{method} (this demo)",
-            STRATEGIES.help(method),
+            method_help(method),
             theta,
             theta_star,
             user,
@@ -339,7 +339,7 @@ def run_demo(
         k=k,
         episodes=episodes,
         method=method,
-        method_help=STRATEGIES.help(method),
+        method_help=method_help(method),
         criterion=cfg.criterion,
         criterion_aim=AIMS[cfg.criterion],
         feedback=cfg.feedback,

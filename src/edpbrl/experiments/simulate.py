@@ -301,7 +301,7 @@ def simulate(
     and budget, budgets and ``seeds`` and ``workers`` positive integers."""
     from tqdm import tqdm
 
-    from ..strategies import STRATEGIES
+    from ..strategies.registry import check_method
 
     check_counts(seeds=seeds, workers=workers)
     if not styles or not methods or not budgets:
@@ -309,8 +309,7 @@ def simulate(
     for b in budgets:
         check_counts(episodes=b)
     for m in methods:
-        if m not in STRATEGIES:
-            raise EdpbrlError(f"unknown method {m!r}: expected one of {', '.join(STRATEGIES.names())}")
+        check_method(m)  # one-line error for an unknown method or option
     for style in styles:
         read_style(style)
 

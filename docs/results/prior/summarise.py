@@ -236,15 +236,15 @@ def main() -> None:
                     f"| {st} | {fmt(two30)} | {fmt(map30)} | {fmt(two300)} | {fmt(map300)} | {ratio:.2f} |"
                 )
         out.append("")
-    for exp, who in (
-        ("risk-gain-encoded", "the paper's styles"),
-        ("loo-risk-gain-encoded", "packaged, left out"),
+    for exp, method, who in (
+        ("risk-gain-encoded", "risk-gain-encoded", "the paper's styles"),
+        ("loo-risk-gain-encoded", "risk-gain-encoded", "packaged, left out"),
+        ("risk-gain-spread4", "risk-gain-encoded:spread=4", "the paper's styles, belief widened 4×"),
     ):
-        paired = paired_table(exp, "risk-gain-encoded[prior+words]", "random[prior+words]")
+        paired = paired_table(exp, f"{method}[prior+words]", "random[prior+words]")
         if paired:
             out.append(
-                f"### risk-gain-encoded against random questions on the same seeds (20–39; {who}; "
-                "preference error)\n"
+                f"### {method} against random questions on the same seeds (20–39; {who}; preference error)\n"
             )
             out.append(paired + "\n")
     evidence = evidence_table()

@@ -296,8 +296,57 @@ def main() -> None:
         axes[0][0].legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(ROOT / "preference_error.png", dpi=100)
+        plot_evidence(plt)
     except ImportError:
         pass
+
+
+def plot_evidence(plt) -> None:
+    """evidence.png: nats the answers carry about the person against the prior's guess, by
+    questions — random, the variance oracle and the risk oracle; the paper's styles, the packaged
+    ones left out (median, min–max band) and, where run, the same people at β = 30 (random)."""
+    runs = {}
+    for name in ("knows-prior", "risk-oracle", "beta30"):
+        f = ROOT / "ceiling" / f"evidence-{name}.json"
+        if f.exists():
+            runs[name] = {r["style"]: r for r in json.load(open(f))["results"]}
+    if "knows-prior" not in runs:
+        return
+    var = runs["knows-prior"]
+    paper = [s for s in var if s.startswith("paper:")]
+    packaged = [s for s in var if not s.startswith("paper:")]
+    series = [
+        ("random", "knows-prior", "random_evidence"),
+        ("variance oracle", "knows-prior", "oracle_evidence"),
+    ]
+    series += [("risk oracle (knows the departure)", "risk-oracle", "oracle_evidence")]
+    series += [("random, β = 30 (3 of the packaged styles)", "beta30", "random_evidence")]
+    fig, axes = plt.subplots(1, 1 + len(paper), figsize=(4.2 * (1 + len(paper)), 3.8), sharey=True)
+    groups = [("packaged styles, left out (median, range)", packaged)] + [(s, [s]) for s in paper]
+    for ax, (title, styles) in zip(axes, groups):
+        for label, run, key in series:
+            rows = [runs[run][s] for s in styles if run in runs and s in runs[run]]
+            if not rows:
+                continue
+            q = rows[0]["questions"]
+            vals = list(zip(*[r[key] for r in rows]))  # per budget: the styles' values
+            mid = [sorted(v)[len(v) // 2] for v in vals]
+            line = ax.plot(q, mid, marker="o", label=label)[0]
+            if len(rows) > 1:
+                ax.fill_between(
+                    q, [min(v) for v in vals], [max(v) for v in vals], alpha=0.15, color=line.get_color()
+                )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks([30, 100, 300], ["30", "100", "300"])
+        ax.minorticks_off()
+        ax.set_title(title.replace("paper:", "paper: "), fontsize=10)
+        ax.set_xlabel("questions")
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("nats about the person vs the prior's guess")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(ROOT / "evidence.png", dpi=100)
 
 
 if __name__ == "__main__":

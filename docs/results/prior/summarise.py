@@ -239,6 +239,7 @@ def main() -> None:
     for exp, method, who in (
         ("risk-gain-encoded", "risk-gain-encoded", "the paper's styles"),
         ("loo-risk-gain-encoded", "risk-gain-encoded", "packaged, left out"),
+        ("loo-risk-gain-encoded-more", "risk-gain-encoded", "three more packaged, left out"),
         ("risk-gain-spread4", "risk-gain-encoded:spread=4", "the paper's styles, belief widened 4×"),
     ):
         paired = paired_table(exp, f"{method}[prior+words]", "random[prior+words]")

@@ -551,7 +551,7 @@ class Personalizer:
         X, y = self._answered()
         self.ctx.X, self.ctx.y = list(X), list(y)
         self.ctx.model = self.fit_result() if len(y) or self._base_prior is not None else None
-        if self._base_prior is not None:
+        if self._base_prior is not None and self.ctx.prior_mean is None:  # (the worded prior is kept)
             self.ctx.prior_mean = torch.as_tensor(self.prior.theta_mean(), dtype=torch.float64)
 
     # -- estimation ------------------------------------------------------------------------

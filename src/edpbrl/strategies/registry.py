@@ -56,30 +56,43 @@ def method_options(name: str) -> list[str]:
     return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
 
 
-def check_method(spec: str) -> str:
-    """``spec`` if it names a registered method with options its factory takes and accepts (a
-    strategy is built with them to check the values: constructors only store and validate);
-    one-line EdpbrlError otherwise."""
+def _checked(spec: str) -> tuple[str, dict]:
+    """(NAME, options) of ``spec`` once the name is registered and every option is a parameter
+    its factory names; one-line EdpbrlError otherwise."""
     name, given = parse_method(spec)
     allowed = method_options(name)
     unknown = [k for k in given if k not in allowed]
     if unknown:
         takes = f"its options: {', '.join(allowed)}" if allowed else "it takes none"
         raise EdpbrlError(f"method '{name}' has no option {unknown[0]!r} ({takes})")
-    if given:
-        _build(spec, name, given)
-    return spec
+    return name, given
 
 
-def _build(spec: str, name: str, options: dict) -> Strategy:
-    try:
-        strategy = STRATEGIES.get(name)(**options)
-    except (EdpbrlError, TypeError, ValueError) as e:
-        raise EdpbrlError(f"method {spec!r}: {e}") from None
+def _build(spec: str, name: str, options: dict, wrap_errors: bool) -> Strategy:
+    """The factory of ``name`` called with ``options``; with ``wrap_errors`` its errors become one
+    line naming ``spec`` (a spec's own option values), else they pass through unchanged."""
+    factory = STRATEGIES.get(name)
+    if wrap_errors:
+        try:
+            strategy = factory(**options)
+        except (EdpbrlError, TypeError, ValueError) as e:
+            raise EdpbrlError(f"method {spec!r}: {e}") from None
+    else:
+        strategy = factory(**options)
     if not isinstance(strategy, Strategy):
         got = type(strategy).__name__
         raise TypeError(f"the factory of method '{name}' returned {got}, not a Strategy")
     return strategy
+
+
+def check_method(spec: str) -> str:
+    """``spec`` if it names a registered method with options its factory takes and accepts (a
+    strategy is built with them to check the values: constructors only store and validate);
+    one-line EdpbrlError otherwise."""
+    name, given = _checked(spec)
+    if given:
+        _build(spec, name, given, wrap_errors=True)
+    return spec
 
 
 def method_help(spec: str) -> str:
@@ -107,13 +120,7 @@ class MethodChoices:
 def make_strategy(method: str, **options) -> Strategy:
     """The strategy registered as ``method`` (``NAME`` or ``NAME:key=value,...``), built with
     ``options`` and the spec's own; its ``name`` is ``method``."""
-    name, given = parse_method(check_method(method))
-    if given:
-        strategy = _build(method, name, {**options, **given})
-    else:  # a plain name: the factory's own errors pass through unchanged
-        strategy = STRATEGIES.get(name)(**options)
-        if not isinstance(strategy, Strategy):
-            got = type(strategy).__name__
-            raise TypeError(f"the factory of method '{name}' returned {got}, not a Strategy")
+    name, given = _checked(method)
+    strategy = _build(method, name, {**options, **given}, wrap_errors=bool(given))
     strategy.name = method
     return strategy

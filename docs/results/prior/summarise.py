@@ -122,14 +122,23 @@ def paired_table(exp: str, method: str, baseline: str) -> str:
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
+def evidence_runs() -> dict:
+    """{run: {style: ceiling result}} for the evidence runs of ceiling.sh that exist."""
+    runs = {}
+    for name in ("knows-prior", "risk-oracle", "beta30"):
+        f = ROOT / "ceiling" / f"evidence-{name}.json"
+        if f.exists():
+            runs[name] = {r["style"]: r for r in json.load(open(f))["results"]}
+    return runs
+
+
 def evidence_table() -> str:
     """Per style: the person's departure distance, and the nats about it that random questions, the
     variance oracle (a design's knowledge) and the risk oracle (knows the departure) collect."""
-    files = {k: ROOT / "ceiling" / f"evidence-{k}.json" for k in ("knows-prior", "risk-oracle")}
-    if not all(f.exists() for f in files.values()):
+    runs = evidence_runs()
+    if not {"knows-prior", "risk-oracle"} <= set(runs):
         return ""
-    var = {r["style"]: r for r in json.load(open(files["knows-prior"]))["results"]}
-    risk = {r["style"]: r for r in json.load(open(files["risk-oracle"]))["results"]}
+    var, risk = runs["knows-prior"], runs["risk-oracle"]
     lines = [
         "| style | departure (θ−m)ᵀP(θ−m)/d | random @30 / @100 / @300 | variance oracle | risk oracle |",
         "|---|---|---|---|---|",
@@ -306,11 +315,7 @@ def plot_evidence(plt) -> None:
     """evidence.png: nats the answers carry about the person against the prior's guess, by
     questions — random, the variance oracle and the risk oracle; the paper's styles, the packaged
     ones left out (median, min–max band) and, where run, the same people at β = 30 (random)."""
-    runs = {}
-    for name in ("knows-prior", "risk-oracle", "beta30"):
-        f = ROOT / "ceiling" / f"evidence-{name}.json"
-        if f.exists():
-            runs[name] = {r["style"]: r for r in json.load(open(f))["results"]}
+    runs = evidence_runs()
     if "knows-prior" not in runs:
         return
     var = runs["knows-prior"]

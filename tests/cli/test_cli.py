@@ -146,3 +146,19 @@ def test_every_option_has_help():
 
     walk(build_parser(), ["edpbrl"])
     assert not missing, missing
+
+
+def test_experiment_guess_json_table_and_file(tiny_vocab_dir, capsys, tmp_path):
+    args = ["experiment", "guess", "--vocab", str(tiny_vocab_dir), "--embedder", "hashing:16", "--k", "3"]
+    args += ["--style", "sunny", "--style", "noir", "--prior", "packaged", "--words", "auto", "--no-progress"]
+    assert main([*args, "--json"]) == 0
+    rows = _json(capsys)["results"]
+    assert [r["style"] for r in rows] == ["sunny", "noir"]
+    assert all(0 <= v <= 1 for r in rows for v in r["preference_error"].values())
+    out = tmp_path / "g.json"
+    assert main([*args, "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "population span (o)" in text and "prior + words" in text and text.count("noir") == 1
+    assert json.loads(out.read_text())["results"][1]["style"] == "noir"
+    assert main([*args[:-5], "--prior", "none", "--no-progress"]) == 2
+    assert "needs a prior" in capsys.readouterr().err

@@ -209,6 +209,40 @@ def cmd_ceiling(a) -> int:
     return 0
 
 
+def cmd_guess(a) -> int:
+    """The zero-question guess's preference error for each style, between oracle bounds."""
+    from ..experiments.guess import GUESSES, ORACLES, zero_question_guesses
+
+    if a.out:
+        check_out(a.out, force=a.force)
+    cfg = sim_config(a)
+    styles = a.style or ["paper:sunny", "paper:medieval", "paper:technological"]
+    rows = []
+    with progress_bar("guess", disable=a.no_progress) as cb:
+        for i, style in enumerate(styles):
+            cb(i, len(styles), style)
+            rows.append(zero_question_guesses(style, cfg).as_dict())
+    if a.out:
+        Path(a.out).write_text(json.dumps({"config": dataclasses.asdict(cfg), "results": rows}, indent=2))
+    if a.json:
+        print(json.dumps({"results": rows}, indent=2))
+        return 0
+    print(
+        f"prior {cfg.prior}, words {cfg.words}: preference error before any question ((o): oracle, knows θ*)"
+    )
+    names = [g for g in GUESSES if any(g in r["preference_error"] for r in rows)]
+    heads = [f"{g} (o)" if g in ORACLES else g for g in names]
+    print(f"{'style':<22}" + "".join(f" {h:>{max(len(h), 6)}}" for h in heads))
+    for style, r in zip(styles, rows):
+        cells = [r["preference_error"].get(g) for g in names]
+        label = style if str(style).startswith("paper:") else r["style"]
+        print(
+            f"{label:<22}"
+            + "".join(f" {'-' if v is None else f'{v:.3f}':>{max(len(h), 6)}}" for v, h in zip(cells, heads))
+        )
+    return 0
+
+
 def cmd_sweep(a) -> int:
     from ..experiments.sweep import run_sweep, sweep_markdown, write_sweep
 
@@ -235,11 +269,12 @@ def cmd_sweep(a) -> int:
 
 
 def add_parsers(sub) -> None:
-    """Register ``edpbrl experiment {curves,table,merge,timing,surrogate,ceiling,sweep}``."""
+    """Register ``edpbrl experiment {curves,table,merge,timing,surrogate,ceiling,guess,sweep}``."""
     from ..experiments.report import METRICS
 
     e = sub.add_parser(
-        "experiment", help="evaluation experiments (curves, table, merge, timing, surrogate, ceiling, sweep)"
+        "experiment",
+        help="evaluation experiments (curves, table, merge, timing, surrogate, ceiling, guess, sweep)",
     )
     esub = e.add_subparsers(dest="experiment", required=True)
 
@@ -345,6 +380,21 @@ def add_parsers(sub) -> None:
     add_out_option(ce, "also write the JSON here")
     add_json_option(ce)
     ce.set_defaults(fn=cmd_ceiling)
+
+    gu = esub.add_parser(
+        "guess",
+        help="how good is the guess before any question (the prior's mean moved by the words), "
+        "between oracle bounds",
+    )
+    add_model_options(gu, protocol=True)
+    add_simulation_options(gu, criterion=False, protocol=True)
+    gu.add_argument(
+        "--style", action="append", help="style file/name or paper:NAME; repeatable (default: paper's 3)"
+    )
+    gu.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_out_option(gu, "also write the JSON here")
+    add_json_option(gu)
+    gu.set_defaults(fn=cmd_guess)
 
     sw = esub.add_parser("sweep", help="error against user rationality β and regulariser λ")
     add_model_options(sw)

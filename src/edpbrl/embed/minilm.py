@@ -166,8 +166,9 @@ def mean_pooled(model: Any, texts: list[str], device: str, bucket: bool = False)
 def _linear_weights_to_bf16(model: Any) -> None:
     """Store the linear layers' weights and biases in bfloat16 once. Autocast casts them to
     bfloat16 on every forward pass anyway (the same rounding), so the embeddings are the same up
-    to float32 rounding in the pooling (≤ 2e-8 where measured), but calls of a few prompts no longer pay for casting 10 M weights each time (about
-    20 % of their time) and each copy of the model holds 21 MB less. Embeddings and LayerNorm
+    to float32 rounding in the pooling (≤ 2e-8 where measured), but calls of a few prompts no
+    longer pay for casting 10 M weights each time (about 20 % of their time) and each copy of the
+    model holds 21 MB less. Embeddings and LayerNorm
     stay in float32, as autocast runs them."""
     import torch
 

@@ -162,3 +162,11 @@ def test_experiment_guess_json_table_and_file(tiny_vocab_dir, capsys, tmp_path):
     assert json.loads(out.read_text())["results"][1]["style"] == "noir"
     assert main([*args[:-5], "--prior", "none", "--no-progress"]) == 2
     assert "needs a prior" in capsys.readouterr().err
+
+
+def test_bench_gains_json(capsys):
+    args = ["bench", "gains", "--candidates", "10", "--dim", "8", "--rank", "2", "--repeats", "1", "--json"]
+    assert main(args) == 0
+    rows = _json(capsys)
+    assert [r["gain"] for r in rows] == ["variance", "risk"]
+    assert all(r["max_relative_difference"] < 1e-10 for r in rows)

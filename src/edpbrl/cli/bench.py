@@ -114,6 +114,35 @@ def _bench_encoder_memory(a) -> int:
     return 0
 
 
+def cmd_bench_gains(a) -> int:
+    from ..experiments.bench_gains import as_dicts, run
+
+    rows = run(
+        candidates=a.candidates,
+        dim=a.dim,
+        rank=a.rank,
+        repeats=a.repeats,
+        device=a.device,
+        dtype=a.dtype,
+        threads=a.threads,
+    )
+    if a.json:
+        print_json(as_dicts(rows))
+        return 0
+    r0 = rows[0]
+    print(
+        f"{r0.candidates} candidates of rank {r0.rank}, d = {r0.dim}, {r0.device} {r0.dtype}, "
+        f"{r0.threads} thread(s); median of {a.repeats}"
+    )
+    print(f"{'gain':<10}{'ours s':>9}{'direct s':>10}{'speedup':>9}{'max rel diff':>14}")
+    for r in rows:
+        print(
+            f"{r.gain:<10}{r.seconds:>9.3f}{r.direct_seconds:>10.3f}{r.speedup:>9.2f}"
+            f"{r.max_relative_difference:>14.1e}"
+        )
+    return 0
+
+
 def add_parsers(sub) -> None:
     b = sub.add_parser("bench", help="benchmarks that print figures")
     bsub = b.add_subparsers(dest="bench", required=True)
@@ -135,6 +164,22 @@ def add_parsers(sub) -> None:
     )
     add_json_option(be)
     be.set_defaults(fn=cmd_bench_encoder)
+
+    bg = bsub.add_parser(
+        "gains",
+        help="the adaptive designs' pool gains per plan (variance, risk) against the direct formulas",
+    )
+    bg.add_argument("--candidates", type=int_range(1, 100_000), default=600, help="pool size (default 600)")
+    bg.add_argument("--dim", type=int_range(2, 8192), default=384, help="feature dimension (default 384)")
+    bg.add_argument(
+        "--rank", type=int_range(1, 1024), default=24, help="columns per candidate: steps × K (default 24)"
+    )
+    bg.add_argument("--repeats", type=int_range(1, 1000), default=5, help="timed calls, median (default 5)")
+    bg.add_argument("--device", default="cpu", help="cpu or cuda[:N] (default cpu)")
+    bg.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="(default float64)")
+    bg.add_argument("--threads", type=int_range(1, 1024), help="torch threads (default: torch's)")
+    add_json_option(bg)
+    bg.set_defaults(fn=cmd_bench_gains)
 
     ba = bsub.add_parser(
         "app",

@@ -30,14 +30,36 @@ def info_factors(X: Tensor, theta: Tensor | None = None) -> Tensor:
     return C.permute(0, 3, 2, 1).reshape(n, d, H * K)
 
 
-def logdet_gains(M: Tensor, U: Tensor, L: Tensor | None = None) -> Tensor:
-    """log det(I + U_eᵀ M⁻¹ U_e) for every candidate e; U (n, d, r), M (d, d) positive definite
-    (``L``: its Cholesky factor, if already known). Returns (n,)."""
+def _whitened(M: Tensor, U: Tensor, L: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """(L, Ũ): the Cholesky factor of M (d, d) (``L`` if given) and Ũ = L⁻¹U_e for every candidate,
+    as one (d, n·r) matrix (column block e holds candidate e's r columns). In these coordinates
+    U_eᵀM⁻¹U_e = Ũ_eᵀŨ_e and U_eᵀM⁻¹WM⁻¹U_e = Ũ_eᵀ(L⁻¹WL⁻ᵀ)Ũ_e: one triangular solve serves every
+    quadratic form of the pool."""
     if L is None:
         L = torch.linalg.cholesky(0.5 * (M + M.T))
     n, d, r = U.shape
-    A = torch.linalg.solve_triangular(L, U.permute(1, 0, 2).reshape(d, n * r), upper=False)
-    A = A.reshape(d, n, r).permute(1, 0, 2)
+    return L, torch.linalg.solve_triangular(L, U.permute(1, 0, 2).reshape(d, n * r), upper=False)
+
+
+def _per_candidate(Y: Tensor, n: int) -> Tensor:
+    """(d, n·r) → (n, d, r): candidate e's block of a whitened matrix."""
+    d = Y.shape[0]
+    return Y.reshape(d, n, -1).permute(1, 0, 2)
+
+
+def _congruence(L: Tensor, W: Tensor) -> Tensor:
+    """L⁻¹ W L⁻ᵀ (d, d) for a symmetric W."""
+    Y = torch.linalg.solve_triangular(L, W, upper=False)
+    Z = torch.linalg.solve_triangular(L, Y.T, upper=False)
+    return 0.5 * (Z + Z.T)
+
+
+def logdet_gains(M: Tensor, U: Tensor, L: Tensor | None = None) -> Tensor:
+    """log det(I + U_eᵀ M⁻¹ U_e) for every candidate e; U (n, d, r), M (d, d) positive definite
+    (``L``: its Cholesky factor, if already known). Returns (n,)."""
+    n, _, r = U.shape
+    _, Ut = _whitened(M, U, L)
+    A = _per_candidate(Ut, n)
     G = A.transpose(1, 2) @ A + torch.eye(r, dtype=U.dtype, device=U.device)
     return torch.linalg.slogdet(G)[1]
 
@@ -46,15 +68,15 @@ def variance_gains(M: Tensor, U: Tensor, V: Tensor) -> Tensor:
     """tr(V M⁻¹) − tr(V (M + U_e U_eᵀ)⁻¹) for every candidate e: how much asking it lowers the
     posterior variance of the scores that V weights (a V-weighted, targeted gain).
 
-    By the Woodbury identity the reduction is tr((I + U_eᵀ M⁻¹ U_e)⁻¹ U_eᵀ M⁻¹ V M⁻¹ U_e).
+    By the Woodbury identity the reduction is tr((I + U_eᵀ M⁻¹ U_e)⁻¹ U_eᵀ M⁻¹ V M⁻¹ U_e), computed
+    in whitened coordinates (Ũ = L⁻¹U, M = LLᵀ): tr((I + ŨᵀŨ)⁻¹ Ũᵀ(L⁻¹VL⁻ᵀ)Ũ).
     M (d, d) positive definite, U (n, d, r), V (d, d) positive semi-definite. Returns (n,).
     """
-    L = torch.linalg.cholesky(0.5 * (M + M.T))
-    n, d, r = U.shape
-    flat = U.permute(1, 0, 2).reshape(d, n * r)
-    A = torch.cholesky_solve(flat, L).reshape(d, n, r).permute(1, 0, 2)  # M⁻¹ U_e (n, d, r)
-    G = U.transpose(1, 2) @ A + torch.eye(r, dtype=U.dtype, device=U.device)  # (n, r, r)
-    B = A.transpose(1, 2) @ (V @ A)  # U_eᵀ M⁻¹ V M⁻¹ U_e (n, r, r)
+    n, _, r = U.shape
+    L, Ut = _whitened(M, U)
+    A = _per_candidate(Ut, n)
+    G = A.transpose(1, 2) @ A + torch.eye(r, dtype=U.dtype, device=U.device)  # (n, r, r)
+    B = A.transpose(1, 2) @ _per_candidate(_congruence(L, V) @ Ut, n)  # Ũ_eᵀṼŨ_e (n, r, r)
     return torch.linalg.solve(G, B).diagonal(dim1=1, dim2=2).sum(-1)
 
 
@@ -69,23 +91,23 @@ def risk_gains(M: Tensor, U: Tensor, C: Tensor, D: Tensor) -> Tensor:
 
         tr(G⁻¹ AᵀCA) + tr(G⁻¹ Aᵀ(C M⁻¹ D + D M⁻¹ C) A) − tr(G⁻¹ AᵀCA G⁻¹ AᵀDA).
 
+    In whitened coordinates (M = LLᵀ, Ũ = L⁻¹U, C̃ = L⁻¹CL⁻ᵀ, D̃ = L⁻¹DL⁻ᵀ) the three forms are
+    ŨᵀC̃Ũ, ŨᵀD̃Ũ and (C̃Ũ)ᵀ(D̃Ũ) + (D̃Ũ)ᵀ(C̃Ũ): one triangular solve and two products with the
+    pool, where the direct form takes a Cholesky solve and three.
+
     M (d, d) positive definite; U (n, d, r); C (d, d) positive semi-definite; D (d, d) symmetric
     (may be indefinite). Returns (n,).
     """
-    L = torch.linalg.cholesky(0.5 * (M + M.T))
-    n, d, r = U.shape
-    flat = U.permute(1, 0, 2).reshape(d, n * r)
-    A = torch.cholesky_solve(flat, L)  # M⁻¹ U_e for all e, (d, n·r)
-    CMD = C @ torch.cholesky_solve(D, L)  # C M⁻¹ D
-    E = CMD + CMD.T
-
-    def quad(W: Tensor) -> Tensor:  # A_eᵀ W A_e for every e: (n, r, r)
-        Y = (W @ A).reshape(d, n, r).permute(1, 0, 2)
-        return A.reshape(d, n, r).permute(1, 2, 0) @ Y
-
-    Ae = A.reshape(d, n, r).permute(1, 0, 2)
-    G = U.transpose(1, 2) @ Ae + torch.eye(r, dtype=U.dtype, device=U.device)  # (n, r, r)
-    AC, AD, AE = quad(C), quad(D), quad(E)
+    n, _, r = U.shape
+    L, Ut = _whitened(M, U)
+    A = _per_candidate(Ut, n)
+    CU = _per_candidate(_congruence(L, C) @ Ut, n)  # C̃Ũ_e (n, d, r)
+    DU = _per_candidate(_congruence(L, D) @ Ut, n)
+    G = A.transpose(1, 2) @ A + torch.eye(r, dtype=U.dtype, device=U.device)  # (n, r, r)
+    AC = A.transpose(1, 2) @ CU  # AᵀCA
+    AD = A.transpose(1, 2) @ DU  # AᵀDA
+    CD = CU.transpose(1, 2) @ DU
+    AE = CD + CD.transpose(1, 2)  # Aᵀ(CM⁻¹D + DM⁻¹C)A
     GC = torch.linalg.solve(G, AC)  # G⁻¹ AᵀCA
     GD = torch.linalg.solve(G, AD)
     GE = torch.linalg.solve(G, AE)

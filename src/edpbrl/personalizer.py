@@ -12,9 +12,6 @@ a session is restored by :meth:`Personalizer.from_config` and replaying its answ
 from __future__ import annotations
 
 import copy
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -28,6 +25,7 @@ from .device import check_device
 from .embed import embedder_spec, load_embedder
 from .errors import EdpbrlError, SessionError, short_repr
 from .mdp import PromptMDP
+from .memory import shared_value
 from .prior import Prior, resolve_prior
 from .prompts import beam_search, check_theta
 from .stopping import StopRule, expected_pair_error, top_probability
@@ -46,35 +44,6 @@ RESULT_MIN_DIFF_SLOTS = 2
 
 MAX_EPISODES = 500  # the most episodes one session plans (the demo and the app cap at this)
 MAX_PLANNED = 100_000  # the most episodes a personalizer accepts (its plan holds K × H tokens each)
-
-
-# values that depend only on objects many sessions share (the prior, the MDP): computed once per
-# object and shared read-only, so that a server holding hundreds of sessions holds them once
-_SHARED: OrderedDict[tuple, tuple] = OrderedDict()
-_SHARED_LOCK = threading.Lock()
-_SHARED_MAX = 16
-
-
-def _shared_value(kind: str, owner, compute: Callable):
-    """``compute()`` once per (``kind``, ``owner`` object); the last 16 are kept. An entry holds
-    only a weak reference to its owner (the MDP cache may drop an MDP: its values must not keep it
-    alive), which also tells a reused id from its first owner."""
-    key = (kind, id(owner))
-    with _SHARED_LOCK:
-        hit = _SHARED.get(key)
-        if hit is not None and hit[0]() is owner:
-            _SHARED.move_to_end(key)
-            return hit[1]
-    value = compute()
-    try:
-        ref = weakref.ref(owner)
-    except TypeError:  # cannot be weakly referenced: nothing to share it with
-        return value
-    with _SHARED_LOCK:
-        _SHARED[key] = (ref, value)
-        while len(_SHARED) > _SHARED_MAX:
-            _SHARED.popitem(last=False)
-    return value
 
 
 @dataclass(frozen=True)
@@ -173,7 +142,7 @@ class Personalizer:
         self._base_prior, self._worded_prior = prior, None  # (see the prior property)
         precision = None
         if prior is not None:  # the words move the mean only: the precision is the shared prior's
-            precision = _shared_value(
+            precision = shared_value(
                 f"precision:{device}",
                 prior,
                 lambda: torch.as_tensor(prior.theta_precision(), dtype=torch.float64, device=device),
@@ -392,7 +361,7 @@ class Personalizer:
                 X.flags.writeable = P.flags.writeable = False
                 return X, P
 
-            self._candidates = _shared_value(f"candidates:{n}:{pairs}", self.mdp, draw)
+            self._candidates = shared_value(f"candidates:{n}:{pairs}", self.mdp, draw)
         return self._candidates
 
     def confidence(self) -> dict:

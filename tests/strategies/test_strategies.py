@@ -211,6 +211,42 @@ def test_encoded_score_gain_scores_what_the_person_is_shown(tiny_vocab_dir):
         EncodedScoreGainStrategy(pool=10).plan(ctx, 1)
 
 
+def test_encoded_pool_is_built_once_per_vocabulary_and_encoder(tiny_vocab_dir):
+    """Sessions on the same encoder and vocabulary share one encoded pool (read-only, built by one
+    encoder pass); which pool episodes were asked stays each session's own; another K is another
+    pool."""
+    from edpbrl.embed import load_embedder
+
+    emb = load_embedder("hashing:24")
+    calls = []
+    real = emb.encode
+
+    def counting(texts):
+        calls.append(len(texts))
+        return real(texts)
+
+    emb.encode = counting
+
+    def session(k=3, answer=True):
+        p = Personalizer.default(
+            k=k, episodes=2, seed=0, method="score-gain-encoded", vocabulary=str(tiny_vocab_dir), embedder=emb
+        )
+        q = p.ask()
+        if answer:
+            p.tell(q, 0)
+        return p
+
+    a = session()
+    built = sum(calls)
+    b = session(answer=False)
+    assert b.strategy._X is a.strategy._X and b.strategy.V is a.strategy.V
+    assert sum(calls) - built < 10  # no second pass over the pool's prefixes (only the options asked)
+    assert (~a.strategy._free).sum() == 1 and (~b.strategy._free).sum() == 1
+    assert a.strategy._free is not b.strategy._free
+    c = session(k=2, answer=False)
+    assert c.strategy._X is not a.strategy._X and c.strategy._X.shape[1] == 2
+
+
 def test_risk_gain_starts_as_score_gain_and_then_weighs_the_prior_pull(tiny_vocab_dir):
     """With spread 1 and no answer the criterion is the posterior score variance, so the first
     episode is score-gain-encoded's; the bias moment is P(γ δδᵀ + τ² H⁻¹)P − P with δ = θ̂ − m, m

@@ -5,7 +5,7 @@
 # experiment. Needs `edpbrl data paper` first.
 # Usage: run.sh [EXPERIMENT ...]; experiments: flat prior info-gain floor orthogonal misleading other-model loo
 # score-gain score-gain-encoded loo-score-gain-encoded risk-gain-encoded risk-gain-spread4 loo-risk-gain-encoded
-# loo-risk-gain-encoded-more
+# loo-risk-gain-encoded-more loo-risk-gain-encoded-rest
 # orthogonal-risk misleading-risk map loo-map (default: all). The oracle bound: ceiling.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -74,6 +74,14 @@ if sel loo-risk-gain-encoded-more; then  # three more packaged styles, each left
   STY=(--style brutalist --style cyberpunk --style underwater)
   OFFSETS=(20 30)
   run loo-risk-gain-encoded-more --prior packaged --words auto --label prior+words \
+    --method risk-gain-encoded --method random "${BUDGETS[@]}"
+  OFFSETS=(0 10)
+  STY=("${STYLES[@]}")
+fi
+if sel loo-risk-gain-encoded-rest; then  # the last four packaged styles, each left out
+  STY=(--style fairytale --style medieval --style minimalist --style sunny)
+  OFFSETS=(20 30)
+  run loo-risk-gain-encoded-rest --prior packaged --words auto --label prior+words \
     --method risk-gain-encoded --method random "${BUDGETS[@]}"
   OFFSETS=(0 10)
   STY=("${STYLES[@]}")

@@ -144,14 +144,24 @@ def cmd_surrogate(a) -> int:
     return 0
 
 
+def _per_style_setup(a) -> tuple:
+    """(config, styles) of a per-style command (ceiling, guess); checks ``--out`` first."""
+    if a.out:
+        check_out(a.out, force=a.force)
+    return sim_config(a), a.style or ["paper:sunny", "paper:medieval", "paper:technological"]
+
+
+def _write_rows(a, cfg, rows: list[dict]) -> None:
+    """With ``--out``: the config and the per-style rows as JSON."""
+    if a.out:
+        Path(a.out).write_text(json.dumps({"config": dataclasses.asdict(cfg), "results": rows}, indent=2))
+
+
 def cmd_ceiling(a) -> int:
     """The oracle bound on any design's gain over random questions (posterior test-score variance)."""
     from ..experiments.ceiling import information_ceiling
 
-    if a.out:
-        check_out(a.out, force=a.force)
-    cfg = sim_config(a)
-    styles = a.style or ["paper:sunny", "paper:medieval", "paper:technological"]
+    cfg, styles = _per_style_setup(a)
     rows = []
     with progress_bar("ceiling", count=False, disable=a.no_progress) as cb:
         for style in styles:
@@ -169,8 +179,7 @@ def cmd_ceiling(a) -> int:
                     realise=a.realise,
                 ).as_dict()
             )
-    if a.out:
-        Path(a.out).write_text(json.dumps({"config": dataclasses.asdict(cfg), "results": rows}, indent=2))
+    _write_rows(a, cfg, rows)
     if a.json:
         print(json.dumps({"results": rows}, indent=2))
         return 0
@@ -213,17 +222,13 @@ def cmd_guess(a) -> int:
     """The zero-question guess's preference error for each style, between oracle bounds."""
     from ..experiments.guess import GUESSES, ORACLES, zero_question_guesses
 
-    if a.out:
-        check_out(a.out, force=a.force)
-    cfg = sim_config(a)
-    styles = a.style or ["paper:sunny", "paper:medieval", "paper:technological"]
+    cfg, styles = _per_style_setup(a)
     rows = []
     with progress_bar("guess", disable=a.no_progress) as cb:
         for i, style in enumerate(styles):
             cb(i, len(styles), style)
             rows.append(zero_question_guesses(style, cfg).as_dict())
-    if a.out:
-        Path(a.out).write_text(json.dumps({"config": dataclasses.asdict(cfg), "results": rows}, indent=2))
+    _write_rows(a, cfg, rows)
     if a.json:
         print(json.dumps({"results": rows}, indent=2))
         return 0

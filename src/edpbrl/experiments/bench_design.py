@@ -17,7 +17,7 @@ from ..errors import EdpbrlError
 from ..vocab import Vocabulary
 
 
-def _check_sizes(**sizes: tuple[int, int]) -> None:
+def check_sizes(**sizes: tuple[int, int]) -> None:
     """One-line EdpbrlError unless every ``name=(value, minimum)`` is an integer ≥ its minimum."""
     for name, (value, low) in sizes.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
@@ -28,7 +28,7 @@ def anisotropic_features(
     H: int, n: int, d: int, seed: int = 0, mean_weight: float = 0.5
 ) -> tuple[Vocabulary, list[torch.Tensor]]:
     """H slots of n synthetic tokens; returns the vocabulary and H feature matrices (n, d)."""
-    _check_sizes(slots=(H, 1), words=(n, 2), dim=(d, 1))
+    check_sizes(slots=(H, 1), words=(n, 2), dim=(d, 1))
     g = torch.Generator().manual_seed(seed)
     std = torch.arange(1, d + 1, dtype=torch.float64) ** -0.8
     mean = torch.randn(d, generator=g, dtype=torch.float64)
@@ -77,7 +77,7 @@ def run(
     from ..mdp import PromptMDP
 
     device = check_device(device)
-    _check_sizes(k=(k, 2), episodes=(episodes, 1), max_iter=(max_iter, 1))
+    check_sizes(k=(k, 2), episodes=(episodes, 1), max_iter=(max_iter, 1))
     if dtype not in ("float32", "float64"):
         raise EdpbrlError(f"dtype must be float32 or float64, got {dtype!r}")
     if features == "random":

@@ -22,6 +22,7 @@ import torch
 from ..design.pool import risk_gains, variance_gains
 from ..device import check_device
 from ..errors import EdpbrlError
+from .bench_design import check_sizes
 
 Tensor = torch.Tensor
 
@@ -115,14 +116,7 @@ def run(
     seed: int = 0,
 ) -> list[GainsTiming]:
     """Time both gains and their baselines on one instance; returns one row per gain."""
-    for name, value, low in (
-        ("candidates", candidates, 1),
-        ("dim", dim, 2),
-        ("rank", rank, 1),
-        ("repeats", repeats, 1),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise EdpbrlError(f"{name} must be an integer ≥ {low}, got {value!r}")
+    check_sizes(candidates=(candidates, 1), dim=(dim, 2), rank=(rank, 1), repeats=(repeats, 1))
     if dtype not in ("float64", "float32"):
         raise EdpbrlError(f"dtype must be float64 or float32, got {dtype!r}")
     device = check_device(device)

@@ -327,6 +327,39 @@ def test_restart_after_extend(make_client, tmp_path):
     assert s2["n_answered"] == s["n_answered"]
 
 
+def test_adaptive_method_plans_from_answers_and_resumes_exactly(make_client, tmp_path):
+    # `serve --method`: an adaptive strategy plans each episode from the answers so far; the
+    # session records its method, so a restarted server (default method) replays the same plans
+    c1 = make_client(method="info-gain", episodes=4)
+    sid, s = start(c1, style="adaptive")
+    rt = c1.app.state.manager.get(sid)
+    assert rt.p.strategy.adaptive and rt.p.method == "info-gain"
+    assert c1.app.state.manager.store.get_session(sid)["config"]["method"] == "info-gain"
+    n_first = s["n_questions"]
+    assert n_first >= 8
+    seen = []
+    while s["state"] == "asking" and len(seen) < n_first // 2:  # past two episodes' boundaries
+        seen.append(s["question"])
+        s = answer(c1, sid, s, position=len(seen) % 3).json()
+    assert s["state"] == "asking" and s["n_questions"] == n_first
+    c2 = make_client(db=tmp_path / "app.db")  # restarted with the default method
+    s2 = wait_ready(c2, sid)
+    assert s2["state"] == "asking" and s2["question"] == s["question"]
+    assert c2.app.state.manager.get(sid).p.method == "info-gain"
+    assert run_to_end(c2, sid, s2)["state"] == "done"
+
+
+def test_unknown_method_is_one_line_error(tmp_path, tiny_vocab_dir):
+    pytest.importorskip("fastapi")
+    from edpbrl.app.server import create_app
+    from edpbrl.errors import EdpbrlError
+
+    with pytest.raises(EdpbrlError, match="unknown method 'nope'"):
+        create_app(tmp_path / "a.db", vocab=tiny_vocab_dir, embedder="hashing", method="nope")
+    with pytest.raises(EdpbrlError, match="has no option 'spred'"):
+        create_app(tmp_path / "a.db", vocab=tiny_vocab_dir, embedder="hashing", method="info-gain:spred=1")
+
+
 def test_tampered_store_reports_error(make_client, tmp_path):
     c1 = make_client()
     sid, s = start(c1)

@@ -106,6 +106,14 @@ def test_serve_port_out_of_range(port, capsys):
     )
 
 
+def test_serve_unknown_method(capsys):
+    code, err, _ = run(["serve", "--method", "nope"], capsys)
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith(
+        "edpbrl serve: error: argument --method: unknown method 'nope': expected one of random,"
+    )
+
+
 def test_serve_port_in_use(tmp_path, capsys):
     pytest.importorskip("fastapi")
     pytest.importorskip("uvicorn")

@@ -31,13 +31,14 @@ from ..errors import EdpbrlError
 from ..memory import tune_malloc
 from ..render import Generator, ImageCache, load_generator
 from ..store import open_store
+from ..strategies.registry import check_method
 from ..threads import limit_blas_threads
 from ..version import __version__
 from .context import AppContext
 from .middleware import LOOPBACK_HOSTS, Protection, install_error_handlers, install_middleware
 from .routes import api_router, pages_router
 from .schemas import MAX_EPISODES, MAX_K
-from .sessions import SessionManager
+from .sessions import DEFAULT_METHOD, SessionManager
 
 HERE = Path(__file__).parent
 
@@ -69,6 +70,7 @@ def create_app(
     heavy_threads: int = 2,
     heavy_nice: int = 10,
     warm: bool = True,
+    method: str = DEFAULT_METHOD,
 ) -> FastAPI:
     """The FastAPI app. ``generator``: ``None`` (text cards), a diffusers directory or a
     ``Generator``; ``vocab``: ``None`` (packaged) or a vocabulary path; ``embedder``: as for
@@ -86,10 +88,15 @@ def create_app(
     idle for ``idle_seconds`` dropped (restored from the store when touched again); ``threads``
     request threads, and ``heavy_threads`` more, ``heavy_nice`` steps lower in OS priority, that
     compute summaries, results, exports and images (with as many copies of the encoder);
-    ``warm``: warm up in the background at startup (see the module docstring).
+    ``warm``: warm up in the background at startup (see the module docstring). ``method``: the
+    query strategy of new sessions (a registered name or ``NAME:key=value,...``; default
+    ``ed-pbrl-rounded``: one design per session, nothing computed while people answer). An
+    adaptive method plans each episode when the person reaches it, in that answer's request.
     """
     if not 2 <= int(k) <= MAX_K:
         raise EdpbrlError(f"k must be in 2..{MAX_K}, got {k}")
+    if factory is None:
+        check_method(method)  # an unknown method or option is a one-line error now, not per session
     if max_questions is not None and not 1 <= int(max_questions) <= 10_000:
         raise EdpbrlError(f"max_questions must be in 1..10000, got {max_questions}")
     from ..vocab import Vocabulary
@@ -129,6 +136,7 @@ def create_app(
         encoders=heavy_threads,
         prior=prior or "none",
         max_questions=max_questions,
+        method=method,
     )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     ctx = AppContext(
@@ -216,6 +224,7 @@ def serve(
     torch_threads: int = 1,
     log_level: str = "info",
     image_dir=None,
+    method: str = DEFAULT_METHOD,
 ) -> None:
     """Run the app with uvicorn (blocking). Binds to 127.0.0.1 unless ``host`` says otherwise.
 
@@ -228,7 +237,7 @@ def serve(
     are replaced by these). ``heavy_threads`` defaults to the cores (they run at a lower OS
     priority than answering); ``torch_threads``: intra-op threads per request thread. Logs are JSON lines
     on stderr (``log_level``: ``info`` includes one access line per request). ``image_dir``: see
-    :func:`create_app`.
+    :func:`create_app`, and ``method``.
     """
     import uvicorn
 
@@ -265,6 +274,7 @@ def serve(
             threads=threads,
             heavy_threads=heavy_threads or cores,
             heavy_nice=heavy_nice,
+            method=method,
         )
         if host not in ("127.0.0.1", "localhost", "::1"):
             print(

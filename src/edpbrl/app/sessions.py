@@ -187,6 +187,11 @@ class SharedEmbedder:
                 self._pool.put(c)
 
 
+# efficient rounding of the design: distinct options per question (no duplicate cards), the best
+# static variant in docs/results.md, and no work in the answer path (the design is computed once
+# per session; adaptive methods plan each episode when the person reaches it)
+DEFAULT_METHOD = "ed-pbrl-rounded"
+
 RELOADING = "the session is being reloaded; try again in a moment"
 
 
@@ -224,8 +229,10 @@ class SessionManager:
         encoders: int = 1,
         prior: Any = "none",
         max_questions: int | None = None,
+        method: str = DEFAULT_METHOD,
     ):
         self.store = store
+        self.method = method  # the query strategy of new sessions (restored ones keep their own)
         self.vocab = vocab
         self.embedder = embedder
         self.k = k
@@ -406,12 +413,10 @@ class SessionManager:
 
         with_prior = self.prior not in (None, "none")
 
-        # efficient rounding of the design: distinct options per question (no duplicate cards)
-        # and the best static variant in docs/results.md
         return Personalizer.default(
             k=k,
             episodes=episodes,
-            method="ed-pbrl-rounded",
+            method=self.method,
             seed=self._rng.randrange(2**31),
             vocabulary=self.vocab,
             embedder=self.shared_embedder(),

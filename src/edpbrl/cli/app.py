@@ -11,6 +11,7 @@ from ..personalizer import MAX_EPISODES
 from ..store import STORES
 from .options import (
     STDOUT,
+    add_method_option,
     add_out_option,
     check_out,
     embedder_help,
@@ -75,6 +76,7 @@ def cmd_serve(a) -> int:
         heavy_nice=a.heavy_nice,
         log_level=a.log_level,
         image_dir=a.images,
+        method=a.method,
     )
     return 0
 
@@ -120,6 +122,7 @@ def add_parsers(sub) -> None:
         help="where estimates start: packaged (the prior fitted on the packaged population, moved "
         "by the words a person types; default), none (the flat prior) or a file from `edpbrl prior fit`",
     )
+    add_method_option(sv, repeatable=False, default="ed-pbrl-rounded")
     sv.add_argument(
         "--embedder",
         default="minilm:auto",

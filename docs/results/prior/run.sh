@@ -5,7 +5,7 @@
 # experiment. Needs `edpbrl data paper` first.
 # Usage: run.sh [EXPERIMENT ...]; experiments: flat prior info-gain floor orthogonal misleading other-model loo
 # score-gain score-gain-encoded loo-score-gain-encoded risk-gain-encoded risk-gain-spread4 loo-risk-gain-encoded
-# loo-risk-gain-encoded-more loo-risk-gain-encoded-rest
+# loo-risk-gain-encoded-more loo-risk-gain-encoded-rest beta30-flat beta30-risk
 # orthogonal-risk misleading-risk map loo-map (default: all). The oracle bound: ceiling.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -85,6 +85,17 @@ if sel loo-risk-gain-encoded-rest; then  # the last four packaged styles, each l
     --method risk-gain-encoded --method random "${BUDGETS[@]}"
   OFFSETS=(0 10)
   STY=("${STYLES[@]}")
+fi
+if sel beta30-flat; then  # people three times as decisive (β = 30): flat random, the reference
+  OFFSETS=(20 30)
+  run beta30-flat --method random --label flat --rationality 30 "${BUDGETS[@]}"
+  OFFSETS=(0 10)
+fi
+if sel beta30-risk; then  # the same people with the prior (told β = 30): designed against random
+  OFFSETS=(20 30)
+  run beta30-risk --prior packaged --words auto --label prior+words --rationality 30 --prior-scale 30 \
+    --method risk-gain-encoded --method random "${BUDGETS[@]}"
+  OFFSETS=(0 10)
 fi
 if sel loo-score-gain-encoded; then  # in distribution: three packaged styles, each left out of the prior
   STY=(--style noir --style cozy_autumn --style technological)

@@ -292,6 +292,27 @@ def main() -> None:
                 f"### {method} against random questions on the same seeds (20–39; {who}; preference error)\n"
             )
             out.append(paired + "\n")
+    beta30 = [
+        ("beta30-flat", "random[flat]"),
+        ("beta30-risk", "random[prior+words]"),
+        ("beta30-risk", "risk-gain-encoded[prior+words]"),
+    ]
+    if any(k[0].startswith("beta30") for k in cells):
+        out.append("### People three times as decisive (β = 30; seeds 20–39; preference error)\n")
+        out.append(table(cells, beta30, (30, 100, 300)) + "\n")
+        ratios = ["| style | method | @30 | flat random @300 | ratio |", "|---|---|---|---|---|"]
+        for st in sorted({k[1] for k in cells if k[0] == "beta30-flat"}):
+            f300 = cells.get(("beta30-flat", st, "random[flat]", 300))
+            for e, m in beta30[1:]:
+                r30 = cells.get((e, st, m, 30))
+                if f300 and r30:
+                    a, b = r30["preference_error_mean"], f300["preference_error_mean"]
+                    ratios.append(f"| {st} | {m} | {fmt(r30)} | {fmt(f300)} | {a / b:.2f} |")
+        out.append("\n".join(ratios) + "\n")
+        paired = paired_table("beta30-risk", "risk-gain-encoded[prior+words]", "random[prior+words]")
+        if paired:
+            out.append("risk-gain-encoded against random questions on the same seeds (β = 30):\n")
+            out.append(paired + "\n")
     risk_exps = (
         "risk-gain-encoded",
         "loo-risk-gain-encoded",

@@ -159,6 +159,9 @@ class Personalizer:
             encode=self.embedder.encode,
         )
         self._episodes: list[np.ndarray] = []  # each (K, H)
+        # adaptive: the strategy's and the random generator's state before each episode was
+        # planned, so that an undo which drops episodes rewinds them (see undo)
+        self._before_plan: list[tuple[dict, dict]] = []
         self._questions: list[Query] = []
         self.records: list[Record] = []
         self._version = 0  # bumped by every tell/skip/undo/extend: the key of derived values
@@ -413,6 +416,7 @@ class Personalizer:
         cursor = len(self.records)
         while cursor >= len(self._questions) and len(self._episodes) < self.episodes:
             self._sync_context()
+            self._before_plan.append((self.strategy.get_state(), self.ctx.rng.bit_generator.state))
             self._plan(1)
         return self._questions[cursor] if cursor < len(self._questions) else None
 
@@ -469,6 +473,14 @@ class Personalizer:
         self._changed()
         if self.strategy.adaptive:  # later episodes were planned from data that no longer holds
             keep = rec.query.episode + 1
+            if keep < len(self._episodes):
+                # rewind the strategy and its random generator to before episode `keep` was
+                # planned: it is planned again exactly as a replay of the remaining answers (a
+                # restore) plans it, not from a state advanced by the episodes dropped here
+                state, rng_state = self._before_plan[keep]
+                self.strategy.set_state(state)
+                self.ctx.rng.bit_generator.state = rng_state
+                del self._before_plan[keep:]
             self._episodes = self._episodes[:keep]
             self._questions = [q for q in self._questions if q.episode < keep]
         return True

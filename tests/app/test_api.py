@@ -553,3 +553,21 @@ def test_cached_results_and_exports_skip_the_heavy_queue(client):
     finally:
         FORMATS.unregister("model-text")
         ctx._submit = submit
+
+
+def test_adaptive_method_undo_across_an_episode_then_restart(make_client, tmp_path):
+    # undo back over an episode boundary re-plans the next episode; a restarted server replays
+    # the stored answers once each and must meet the same questions
+    c1 = make_client(method="info-gain", episodes=4)
+    sid, s = start(c1, style="adaptive undo")
+    per = c1.app.state.manager.get(sid).p.questions_per_episode
+    for i in range(per + 1):  # into the second episode
+        s = answer(c1, sid, s, position=i % 3).json()
+    s = c1.post(f"/api/sessions/{sid}/undo", json={}).json()
+    s = c1.post(f"/api/sessions/{sid}/undo", json={}).json()  # back into the first episode
+    for i in range(3):
+        s = answer(c1, sid, s, position=(i + 1) % 3).json()
+    c2 = make_client(db=tmp_path / "app.db")
+    s2 = wait_ready(c2, sid)
+    assert s2["state"] == "asking", s2.get("error")
+    assert s2["question"] == s["question"]

@@ -84,6 +84,38 @@ def test_adaptive_plans_depend_on_answers(tiny_vocab_dir, method):
         assert not torch.allclose(s0.design.weights, s1.design.weights, atol=1e-6)
 
 
+@pytest.mark.parametrize("method", ["ed-pbrl-adaptive", *POOL_METHODS])
+def test_adaptive_undo_across_episodes_plans_as_a_replay_does(tiny_vocab_dir, method):
+    """An undo that drops planned episodes rewinds the strategy and its random generator: the
+    session then asks exactly what a fresh one replaying the remaining answers asks (what a
+    restored app session does), not questions from a state advanced by the dropped episodes."""
+
+    def fresh():
+        return Personalizer.default(
+            k=3, episodes=8, method=method, seed=0, vocabulary=str(tiny_vocab_dir), embedder="hashing"
+        )
+
+    p = fresh()
+    user = LinearUser(np.random.default_rng(0).normal(size=p.dim) * 3, 20.0, seed=3)
+    per = p.questions_per_episode
+    for _ in range(2 * per + 1):  # into the third episode
+        q = p.ask()
+        p.tell(q, user.choose(p.embedder.encode(q.options)))
+    for _ in range(per + 2):  # back into the first episode: episodes 2 and 3 are dropped
+        assert p.undo()
+    assert len(p._episodes) == 1
+    for _ in range(2 * per):  # on, with other answers this time
+        q = p.ask()
+        p.tell(q, (user.choose(p.embedder.encode(q.options)) + 1) % 3)
+    replayed = fresh()
+    for r in p.records:
+        q = replayed.ask()
+        assert q.options == r.query.options
+        replayed.tell(q, r.choice)
+    assert replayed.ask().options == p.ask().options
+    assert all(np.array_equal(a, b) for a, b in zip(replayed._episodes, p._episodes, strict=True))
+
+
 def test_adaptive_design_resolves_with_extra(tiny_vocab_dir):
     strat = AdaptiveDesignStrategy(every=2)
     p = _session(tiny_vocab_dir, "ed-pbrl-adaptive", episodes=6, strategy=strat)

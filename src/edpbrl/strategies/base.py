@@ -10,7 +10,8 @@ to the strategy, as BoTorch separates models from acquisition functions.
 ``plan(ctx, n)`` returns an int array (n, K, H) of token indices: option k of episode e takes
 token ``out[e, k, h]`` of slot h. :func:`check_plan` validates that. Static strategies
 (``adaptive = False``) are asked once for the whole budget; adaptive ones one episode at a time,
-with the context brought up to date before each call.
+with the context brought up to date before each call, and rewound (:meth:`Strategy.get_state` /
+:meth:`Strategy.set_state`) when an undo drops episodes they planned.
 """
 
 from __future__ import annotations
@@ -114,6 +115,29 @@ class Strategy(ABC):
     @abstractmethod
     def plan(self, ctx: StrategyContext, n: int) -> np.ndarray:
         """Token indices (n, K, H) of the next n episodes."""
+
+    def get_state(self) -> dict:
+        """What :meth:`plan` may change, to put back with :meth:`set_state` (an undo that drops
+        planned episodes of an adaptive strategy rewinds it, so that it plans them again exactly
+        as a replay of the remaining answers would). Default: the instance's attributes, NumPy
+        arrays, lists, dicts and sets copied, anything else (tensors, designs) shared — so
+        ``plan`` must not change a tensor in place. A strategy with other mutable state overrides
+        both."""
+        return {key: _copied(v) for key, v in vars(self).items()}
+
+    def set_state(self, state: dict) -> None:
+        """Put back what :meth:`get_state` returned (the state itself stays reusable)."""
+        vars(self).clear()
+        vars(self).update({key: _copied(v) for key, v in state.items()})
+
+
+def _copied(value):
+    """A copy of a mutable container (NumPy array, list, dict, set), else ``value`` itself."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, list | dict | set):
+        return type(value)(value)
+    return value
 
 
 def check_plan(episodes, ctx: StrategyContext, n: int, who: str = "strategy") -> np.ndarray:

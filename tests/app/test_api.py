@@ -346,7 +346,16 @@ def test_adaptive_method_plans_from_answers_and_resumes_exactly(make_client, tmp
     s2 = wait_ready(c2, sid)
     assert s2["state"] == "asking" and s2["question"] == s["question"]
     assert c2.app.state.manager.get(sid).p.method == "info-gain"
-    assert run_to_end(c2, sid, s2)["state"] == "done"
+    done = run_to_end(c2, sid, s2)
+    assert done["state"] == "done"
+    # "ask me more" plans further adaptive episodes; a third server replays those too
+    assert c2.post(f"/api/sessions/{sid}/extend", json={"episodes": 1}).status_code == 202
+    s3 = wait_ready(c2, sid)
+    assert s3["state"] == "asking" and s3["n_questions"] > done["n_questions"]
+    s3 = answer(c2, sid, s3, position=1).json()
+    c3 = make_client(db=tmp_path / "app.db")
+    s4 = wait_ready(c3, sid)
+    assert s4["question"] == s3["question"] and s4["n_answered"] == s3["n_answered"]
 
 
 def test_unknown_method_is_one_line_error(tmp_path, tiny_vocab_dir):

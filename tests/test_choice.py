@@ -10,6 +10,7 @@ from edpbrl.choice import (
     fisher_information,
     fit_mle,
     log_likelihood,
+    prior_terms,
     probabilities,
 )
 from edpbrl.errors import EdpbrlError
@@ -187,6 +188,60 @@ def test_map_with_a_prior_keeps_the_posterior_precision_low_rank():
     np.testing.assert_allclose(confidence_ellipsoid(res).std(V).numpy(), ref, rtol=1e-8)
     big = fit_mle(rng.normal(size=(20, K, d)), rng.integers(K, size=20), 0.7, prior=P)
     assert big.dense is not None and big.factor is None and big.prior is None  # n·K ≥ d: dense
+
+
+def _low_rank_prior(rng, d, r, lam):
+    """(c, B, P): a covariance cI + BBᵀ (d, d) and P with λP its inverse (explicit, for reference)."""
+    c, B = 0.3, rng.normal(size=(d, r)) / np.sqrt(r)
+    P = np.linalg.inv(c * np.eye(d) + B @ B.T) / lam
+    return c, B, 0.5 * (P + P.T)
+
+
+@pytest.mark.parametrize("lam", [1.0, 0.4])
+def test_prior_factors_give_the_dense_prior_s_estimate_and_standard_deviations(lam):
+    """With the prior's covariance given in low-rank form the Newton steps and the ellipsoid's
+    standard deviations solve n·K-sized systems (Woodbury); θ̂, the iterations and vᵀH⁻¹v are those
+    of the dense prior precision, and vᵀH⁻¹v matches an explicit inverse of the Hessian."""
+    rng = np.random.default_rng(3)
+    n, K, d = 7, 4, 50
+    X, y = rng.normal(size=(n, K, d)) / 3, rng.integers(K, size=n)
+    c, B, P = _low_rank_prior(rng, d, 6, lam)
+    m = rng.normal(size=d)
+    dense = fit_mle(X, y, lam, prior=P, prior_mean=m)
+    fast = fit_mle(X, y, lam, prior=P, prior_mean=m, prior_factors=(c, B))
+    assert fast.prior_factors is not None and dense.prior_factors is None
+    np.testing.assert_allclose(fast.theta.numpy(), dense.theta.numpy(), atol=1e-10)
+    assert fast.iterations == dense.iterations and fast.converged
+    V = rng.normal(size=(9, d))
+    H = fisher_information(fast.theta, X).numpy() + lam * P
+    ref = np.sqrt(np.einsum("md,de,me->m", V, np.linalg.inv(H), V))
+    np.testing.assert_allclose(confidence_ellipsoid(fast).std(V).numpy(), ref, rtol=1e-9)
+    np.testing.assert_allclose(confidence_ellipsoid(dense).std(V).numpy(), ref, rtol=1e-9)
+    # the prior's part computed once for many fits gives the same; terms of other directions are
+    # not used for these
+    terms = prior_terms((c, B), V)
+    np.testing.assert_allclose(confidence_ellipsoid(fast).std(V, terms).numpy(), ref, rtol=1e-9)
+    other = prior_terms((c, B), V[:4])
+    np.testing.assert_allclose(confidence_ellipsoid(fast).std(V, other).numpy(), ref, rtol=1e-9)
+    # n·K ≥ d: the dense path, factors unused
+    big = fit_mle(rng.normal(size=(20, K, d)), rng.integers(K, size=20), lam, prior=P, prior_factors=(c, B))
+    assert big.dense is not None and big.prior_factors is None
+
+
+def test_prior_factors_that_do_not_match_the_precision_are_an_error():
+    rng = np.random.default_rng(4)
+    X, y = rng.normal(size=(3, 3, 20)), rng.integers(3, size=3)
+    c, B, P = _low_rank_prior(rng, 20, 4, 1.0)
+    with pytest.raises(EdpbrlError, match="do not match the prior precision"):
+        fit_mle(X, y, 1.0, prior=P, prior_factors=(2 * c, B))
+    with pytest.raises(EdpbrlError, match="do not match the prior precision"):
+        fit_mle(X, y, 2.0, prior=P, prior_factors=(c, B))  # (λP)⁻¹, not P⁻¹
+    with pytest.raises(EdpbrlError, match=r"prior_factors must be \(c > 0"):
+        fit_mle(X, y, 1.0, prior=P, prior_factors=(c, B[:5]))
+    with pytest.raises(EdpbrlError, match=r"prior_factors must be \(c > 0"):
+        fit_mle(X, y, 1.0, prior=P, prior_factors=(-1.0, B))
+    with pytest.raises(EdpbrlError, match=r"prior_factors must be \(c, B\)"):
+        fit_mle(X, y, 1.0, prior=P, prior_factors=B)
 
 
 @pytest.mark.parametrize("seed", range(4))

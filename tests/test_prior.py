@@ -197,6 +197,8 @@ def test_personalizer_uses_the_prior_for_estimation_and_design(style_prior, tiny
         np.stack(answers), np.zeros(len(answers), dtype=int), 1.0, prior=P, prior_mean=p.prior.theta_mean()
     )
     np.testing.assert_allclose(theta, ref.theta.numpy(), rtol=1e-6)
+    # fewer option rows than dimensions: the fit used the prior's low-rank covariance (Woodbury)
+    assert len(answers) * 3 < p.dim and p.fit_result().prior_factors is not None
     flat = Personalizer.default(
         k=3, episodes=3, vocabulary=str(tiny_vocab_dir), embedder=emb, method="ed-pbrl-mixture"
     )

@@ -93,6 +93,8 @@ class MLEResult:
     factor: Tensor | None = None
     lam: float | None = None
     prior: Tensor | None = None
+    # (c, B) with (λP)⁻¹ = cI + BBᵀ, B (d, r), when the caller gave them (fit_mle's prior_factors)
+    prior_factors: tuple[float, Tensor] | None = None
 
     @property
     def hessian(self) -> Tensor:
@@ -129,14 +131,40 @@ def _fisher_factor(X: Tensor, theta: Tensor) -> Tensor:
     return (p.sqrt()[..., None] * (X - xbar[:, None, :])).reshape(-1, X.shape[-1])
 
 
-def _newton_step(X: Tensor, theta: Tensor, grad: Tensor, lam: float, P: Tensor, identity: bool) -> Tensor:
-    """(Fisher(θ) + λP)⁻¹ ∇. With P = I and fewer option rows n·K than dimensions d, by the
-    Woodbury identity on AᵀA + λI (an n·K-sized system instead of a d-sized one)."""
+def _cov_apply(factors: tuple[float, Tensor], M: Tensor) -> Tensor:
+    """C M for C = cI + BBᵀ (d, d) given as (c, B (d, r)), M (d, m): O(d·r·m), no d × d matrix."""
+    c, B = factors
+    return c * M + B @ (B.T @ M)
+
+
+def _woodbury_solve(A: Tensor, factors: tuple[float, Tensor], G: Tensor) -> Tensor:
+    """(AᵀA + C⁻¹)⁻¹ G = C G − C Aᵀ (I + A C Aᵀ)⁻¹ A C G for C = cI + BBᵀ; A (m, d), G (d, s)."""
+    CAt = _cov_apply(factors, A.T)  # (d, m)
+    M = A @ CAt
+    M = 0.5 * (M + M.T) + torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
+    CG = _cov_apply(factors, G)
+    return CG - CAt @ torch.cholesky_solve(A @ CG, torch.linalg.cholesky(M))
+
+
+def _newton_step(
+    X: Tensor,
+    theta: Tensor,
+    grad: Tensor,
+    lam: float,
+    P: Tensor,
+    identity: bool,
+    factors: tuple[float, Tensor] | None = None,
+) -> Tensor:
+    """(Fisher(θ) + λP)⁻¹ ∇. With fewer option rows n·K than dimensions d, by the Woodbury
+    identity (an n·K-sized system instead of a d-sized one): on AᵀA + λI for P = I, and on
+    AᵀA + C⁻¹ when the prior's covariance C = (λP)⁻¹ = cI + BBᵀ is given as ``factors``."""
     n, K, d = X.shape
     if identity and n * K < d:
         A = _fisher_factor(X, theta)
         M = A @ A.T + lam * torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
         return (grad - A.T @ torch.linalg.solve(M, A @ grad)) / lam
+    if factors is not None and n * K < d:
+        return _woodbury_solve(_fisher_factor(X, theta), factors, grad[:, None])[:, 0]
     Hs = query_fisher(X, theta) + lam * P
     return torch.linalg.solve(0.5 * (Hs + Hs.T), grad)
 
@@ -151,6 +179,7 @@ def fit_mle(
     *,
     prior=None,
     prior_mean=None,
+    prior_factors=None,
     theta0=None,
     tol: float = 1e-9,
     max_iter: int = 100,
@@ -161,6 +190,11 @@ def fit_mle(
 
     P (d, d) is the prior precision (identity by default), m = ``prior_mean`` (d,) (zero by
     default: the regularised MLE). Without answers θ̂ = m. Converged when ‖∇‖ ≤ tol·max(1, n).
+    ``prior_factors`` = (c, B), B (d, r): the prior's covariance in low-rank form,
+    (λP)⁻¹ = cI + BBᵀ (as :meth:`~edpbrl.prior.Prior.theta_factors` gives it, with λ = 1). With
+    fewer option rows n·K than d the Newton steps, and the result's posterior standard
+    deviations, then solve n·K-sized systems instead of d-sized ones (the same estimate);
+    factors that do not invert λP are an error.
     """
     if not (isinstance(lam, int | float) and lam > 0):
         raise EdpbrlError(f"λ must be > 0, got {lam}")
@@ -179,6 +213,7 @@ def fit_mle(
         mean = _as_tensor(prior_mean, device=X.device)
         if mean.shape != (d,) or not torch.isfinite(mean).all():
             raise EdpbrlError(f"prior mean must be a finite vector ({d},), got shape {tuple(mean.shape)}")
+    factors = None if prior_factors is None else _check_factors(prior_factors, lam, P, X.device)
     theta = mean.clone() if theta0 is None else _as_tensor(theta0, device=X.device).clone()
     loss, grad, p = _loss_grad(theta, X, y, lam, P, mean)
     it, converged = 0, False
@@ -188,7 +223,7 @@ def fit_mle(
             converged = True
             break
         it += 1
-        step = _newton_step(X, theta, grad, lam, P, identity)
+        step = _newton_step(X, theta, grad, lam, P, identity, factors)
         slope = float(grad @ step)  # the squared Newton decrement: the predicted decrease is slope/2
         # Below the loss's rounding error Armijo's test cannot tell a better point from a worse one
         # (it used to halve the step 40 times, then stop short of tol): there a Newton step is
@@ -229,7 +264,27 @@ def fit_mle(
         factor=_fisher_factor(X, theta) if low_rank else None,
         lam=float(lam) if low_rank else None,
         prior=P if low_rank and not identity else None,
+        prior_factors=factors if low_rank else None,
     )
+
+
+def _check_factors(factors, lam: float, P: Tensor, device) -> tuple[float, Tensor]:
+    """(c, B) as float64 on ``device`` once they are a low-rank covariance (d, r) that inverts λP
+    (checked on one random direction: an O(d²) product); one-line EdpbrlError otherwise."""
+    try:
+        c, B = factors
+        c = float(c)
+        B = _as_tensor(B, device=device)
+    except (TypeError, ValueError) as exc:
+        raise EdpbrlError(f"prior_factors must be (c, B) with B (d, r): {exc}") from None
+    d = P.shape[0]
+    if not (np.isfinite(c) and c > 0) or B.ndim != 2 or B.shape[0] != d or not torch.isfinite(B).all():
+        raise EdpbrlError(f"prior_factors must be (c > 0, finite B ({d}, r)), got c={c}, B {tuple(B.shape)}")
+    v = torch.randn(d, 1, dtype=B.dtype, device=device, generator=torch.Generator(device).manual_seed(0))
+    back = lam * (P.to(B.dtype) @ _cov_apply((c, B), v))
+    if float((back - v).norm()) > 1e-6 * float(v.norm()):
+        raise EdpbrlError("prior_factors do not match the prior precision: (cI + BBᵀ) λP is not the identity")
+    return c, B
 
 
 @dataclass
@@ -241,15 +296,32 @@ class ConfidenceEllipsoid:
     radius: float
     factor: Tensor | None = None  # A with precision = AᵀA + lam·I, when known (MLEResult.factor)
     lam: float | None = None
+    prior_factors: tuple[float, Tensor] | None = None  # with factor: precision = AᵀA + (cI + BBᵀ)⁻¹
 
     def contains(self, theta) -> bool:
         diff = _as_tensor(theta, device=self.center.device) - self.center
         return float(diff @ self.precision @ diff) <= self.radius**2
 
-    def std(self, directions) -> Tensor:
-        """Posterior standard deviation of θᵀv for each row v of ``directions`` (m, d)."""
+    def std(self, directions, prior_terms: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """Posterior standard deviation of θᵀv for each row v of ``directions`` (m, d).
+
+        ``prior_terms``: :func:`prior_terms` of these directions under this ellipsoid's
+        ``prior_factors`` — what the prior alone contributes, the same for every fit with that
+        prior, so a caller scoring many fits on the same directions computes it once."""
         V = _as_tensor(directions, device=self.center.device)
         A = self.factor
+        if A is not None and self.prior_factors is not None:
+            # vᵀ(AᵀA + C⁻¹)⁻¹v = vᵀCv − ‖L⁻¹ A C v‖², LLᵀ = I + ACAᵀ: n·K-sized, not d-sized
+            if prior_terms is None or prior_terms[0].shape != V.T.shape:
+                prior_terms = _prior_terms(self.prior_factors, V)
+            CVt, vCv = prior_terms
+            CAt = _cov_apply(self.prior_factors, A.T)
+            M = A @ CAt
+            Lm = torch.linalg.cholesky(
+                0.5 * (M + M.T) + torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
+            )
+            Z = torch.linalg.solve_triangular(Lm, A @ CVt, upper=False)
+            return (vCv - (Z * Z).sum(0)).clamp_min(0).sqrt()
         if A is not None and self.lam and A.shape[0] < A.shape[1]:
             # (AᵀA + λI)⁻¹ = (I − Aᵀ(λI + AAᵀ)⁻¹A)/λ: an n·K-sized factorisation, not a d-sized one
             M = A @ A.T + self.lam * torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
@@ -266,6 +338,19 @@ class ConfidenceEllipsoid:
         return (V.T * sol).sum(0).clamp_min(0).sqrt()
 
 
+def _prior_terms(factors: tuple[float, Tensor], V: Tensor) -> tuple[Tensor, Tensor]:
+    CVt = _cov_apply(factors, V.T)  # (d, m)
+    return CVt, (V.T * CVt).sum(0)
+
+
+def prior_terms(factors: tuple[float, Tensor], directions) -> tuple[Tensor, Tensor]:
+    """(C Vᵀ (d, m), vᵀCv (m,)) for the rows v of ``directions`` V (m, d) and the prior covariance
+    C = cI + BBᵀ given as ``factors`` = (c, B): the part of :meth:`ConfidenceEllipsoid.std` that
+    depends on the prior and the directions only."""
+    c, B = factors
+    return _prior_terms((float(c), _as_tensor(B)), _as_tensor(directions, device=_as_tensor(B).device))
+
+
 def confidence_ellipsoid(result: MLEResult, level: float = 0.95) -> ConfidenceEllipsoid:
     """Asymptotic confidence ellipsoid at ``level`` from the penalised Hessian at θ̂."""
     from scipy.stats import chi2
@@ -274,6 +359,10 @@ def confidence_ellipsoid(result: MLEResult, level: float = 0.95) -> ConfidenceEl
         raise EdpbrlError(f"level must be in (0, 1), got {level}")
     d = result.theta.numel()
     radius = float(np.sqrt(chi2.ppf(level, d)))
-    if result.prior is not None:  # the Woodbury path below assumes precision AᵀA + λI
+    if result.prior is not None:  # the Woodbury paths: precision AᵀA + λI, or AᵀA + C⁻¹ given C
+        if result.prior_factors is not None:
+            return ConfidenceEllipsoid(
+                result.theta, result.hessian, radius, result.factor, prior_factors=result.prior_factors
+            )
         return ConfidenceEllipsoid(result.theta, result.hessian, radius)
     return ConfidenceEllipsoid(result.theta, result.hessian, radius, result.factor, result.lam)

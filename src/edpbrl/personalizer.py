@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .choice import confidence_ellipsoid, fit_mle
+from .choice import confidence_ellipsoid, fit_mle, prior_terms
 from .design.criteria import check_criterion
 from .device import check_device
 from .embed import embedder_spec, load_embedder
@@ -544,8 +544,15 @@ class Personalizer:
             if self.prior is None:
                 res = fit_mle(X, y, self.lam)
             else:  # MAP under the prior on θ: mean β₀ m, precision Cov(θ)⁻¹ (the context's)
+                base = self._base_prior  # (the words move the mean only: its covariance is shared)
+                factors = shared_value("theta-factors", base, lambda: _torch_factors(base))
                 res = fit_mle(
-                    X, y, 1.0, prior=self.ctx.prior_precision.cpu(), prior_mean=self.prior.theta_mean()
+                    X,
+                    y,
+                    1.0,
+                    prior=self.ctx.prior_precision.cpu(),
+                    prior_mean=self.prior.theta_mean(),
+                    prior_factors=factors,
                 )
             return res
 
@@ -616,5 +623,19 @@ class Personalizer:
                 }
             )
         ell = confidence_ellipsoid(res)
-        unc = float(ell.std(self.mdp.features.to(torch.float64)).mean())  # every token of every slot
+        F = self.mdp.features.to(torch.float64)
+        terms = None
+        if res.prior_factors is not None:  # the prior's part, shared by every session on this prior
+            terms = shared_value(
+                f"token-prior-terms:{id(self.mdp.features)}",
+                self._base_prior,
+                lambda: prior_terms(res.prior_factors, F),
+            )
+        unc = float(ell.std(F, terms).mean())  # every token of every slot
         return {"slots": slots, "uncertainty": unc, "n_answers": self.n_answered}
+
+
+def _torch_factors(prior: Prior) -> tuple[float, torch.Tensor]:
+    """The prior's covariance of θ as (c, B) with Cov = cI + BBᵀ, B a float64 tensor (d, r + 1)."""
+    c, B = prior.theta_factors()
+    return float(c), torch.as_tensor(B, dtype=torch.float64)

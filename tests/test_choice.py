@@ -223,6 +223,11 @@ def test_prior_factors_give_the_dense_prior_s_estimate_and_standard_deviations(l
     np.testing.assert_allclose(confidence_ellipsoid(fast).std(V, terms).numpy(), ref, rtol=1e-9)
     other = prior_terms((c, B), V[:4])
     np.testing.assert_allclose(confidence_ellipsoid(fast).std(V, other).numpy(), ref, rtol=1e-9)
+    # the low-rank paths never form the d × d precision; contains() does, when asked
+    ell = confidence_ellipsoid(fast)
+    ell.std(V)
+    assert ell.source is fast
+    assert ell.contains(fast.theta.numpy()) and torch.equal(ell.precision, fast.hessian)
     # n·K ≥ d: the dense path, factors unused
     big = fit_mle(rng.normal(size=(20, K, d)), rng.integers(K, size=20), lam, prior=P, prior_factors=(c, B))
     assert big.dense is not None and big.prior_factors is None

@@ -289,14 +289,24 @@ def _check_factors(factors, lam: float, P: Tensor, device) -> tuple[float, Tenso
 
 @dataclass
 class ConfidenceEllipsoid:
-    """{θ : (θ − center)ᵀ precision (θ − center) ≤ radius²} from the Fisher at θ̂ (Laplace)."""
+    """{θ : (θ − center)ᵀ precision (θ − center) ≤ radius²} from the Fisher at θ̂ (Laplace).
+
+    ``source``: the precision (d, d), or the :class:`MLEResult` whose ``hessian`` it is — then
+    formed only when first needed (:meth:`std` on the low-rank paths never needs it)."""
 
     center: Tensor
-    precision: Tensor
+    source: Tensor | MLEResult
     radius: float
     factor: Tensor | None = None  # A with precision = AᵀA + lam·I, when known (MLEResult.factor)
     lam: float | None = None
     prior_factors: tuple[float, Tensor] | None = None  # with factor: precision = AᵀA + (cI + BBᵀ)⁻¹
+
+    @property
+    def precision(self) -> Tensor:
+        """(d, d) the posterior precision (formed from the fit on first use)."""
+        if isinstance(self.source, MLEResult):
+            self.source = self.source.hessian
+        return self.source
 
     def contains(self, theta) -> bool:
         diff = _as_tensor(theta, device=self.center.device) - self.center
@@ -362,7 +372,7 @@ def confidence_ellipsoid(result: MLEResult, level: float = 0.95) -> ConfidenceEl
     if result.prior is not None:  # the Woodbury paths: precision AᵀA + λI, or AᵀA + C⁻¹ given C
         if result.prior_factors is not None:
             return ConfidenceEllipsoid(
-                result.theta, result.hessian, radius, result.factor, prior_factors=result.prior_factors
+                result.theta, result, radius, result.factor, prior_factors=result.prior_factors
             )
-        return ConfidenceEllipsoid(result.theta, result.hessian, radius)
-    return ConfidenceEllipsoid(result.theta, result.hessian, radius, result.factor, result.lam)
+        return ConfidenceEllipsoid(result.theta, result, radius)
+    return ConfidenceEllipsoid(result.theta, result, radius, result.factor, result.lam)

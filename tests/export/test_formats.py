@@ -203,6 +203,33 @@ def test_session_named_by_its_public_id(session, tmp_path):
         build_export(store, pub, "jsonl")
 
 
+def test_tokens_never_start_with_a_dash(monkeypatch):
+    # a token such as '-ScjJ...' was read as an option by `edpbrl export TOKEN` (1 in 64 sessions)
+    from edpbrl.store import base
+
+    drawn = iter(["-first", "_second"])
+    monkeypatch.setattr(base.secrets, "token_urlsafe", lambda n: next(drawn))
+    assert base.new_token() == "_second"
+
+
+def test_export_command_takes_an_old_dash_token_after_double_dash(
+    tiny_vocab_dir, tmp_path, capsys, monkeypatch
+):
+    from edpbrl.cli import main
+    from edpbrl.store import sqlite
+
+    monkeypatch.setattr(sqlite, "new_token", lambda: "-" + "A" * 31)  # as tokens could start before
+    store = SQLiteStore(tmp_path / "old.db")
+    sid = store.create_session(style="old", k=3, episodes=1)
+    store.set_design(sid, config={"k": 3}, certificate=None, n_questions=0, seconds=0.0)
+    assert sid.startswith("-")
+    assert (
+        main(["export", "--db", str(tmp_path / "old.db"), "--format", "jsonl", "--out", "-", "--", sid]) == 0
+    )
+    first = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert first["record"] == "session" and first["session"] == public_id(sid) and first["style"] == "old"
+
+
 def test_export_command(session, tmp_path, capsys):
     from edpbrl.cli import main
 

@@ -209,7 +209,8 @@ def add_parsers(sub) -> None:
     ex = sub.add_parser("export", help="export a web-app session")
     ex.add_argument(
         "session",
-        help="the session: its token (from its link) or the public id in an export's 'session' field",
+        help="the session: its token (from its link) or the public id in an export's 'session' field "
+        "(new tokens never start with '-'; an older one that does goes after '--': export -- -TOKEN)",
     )
     ex.add_argument(
         "--format",

@@ -32,8 +32,12 @@ class AlreadyAnswered(StoreError):
 
 
 def new_token() -> str:
-    """An unguessable URL-safe session / question id (192 bits)."""
-    return secrets.token_urlsafe(24)
+    """An unguessable URL-safe session / question id (192 random bits; never starting with '-',
+    which a command line would read as an option: ``edpbrl export ID``)."""
+    while True:
+        token = secrets.token_urlsafe(24)
+        if not token.startswith("-"):
+            return token
 
 
 class SessionRow(TypedDict):

@@ -137,13 +137,20 @@ def _cov_apply(factors: tuple[float, Tensor], M: Tensor) -> Tensor:
     return c * M + B @ (B.T @ M)
 
 
+def _inner_factor(A: Tensor, factors: tuple[float, Tensor]) -> tuple[Tensor, Tensor]:
+    """(C Aᵀ (d, m), L (m, m)) with LLᵀ = I + A C Aᵀ, for C = cI + BBᵀ and A (m, d): the m-sized
+    system of the Woodbury identity (AᵀA + C⁻¹)⁻¹ = C − C Aᵀ (LLᵀ)⁻¹ A C."""
+    CAt = _cov_apply(factors, A.T)
+    M = A @ CAt
+    eye = torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
+    return CAt, torch.linalg.cholesky(0.5 * (M + M.T) + eye)
+
+
 def _woodbury_solve(A: Tensor, factors: tuple[float, Tensor], G: Tensor) -> Tensor:
     """(AᵀA + C⁻¹)⁻¹ G = C G − C Aᵀ (I + A C Aᵀ)⁻¹ A C G for C = cI + BBᵀ; A (m, d), G (d, s)."""
-    CAt = _cov_apply(factors, A.T)  # (d, m)
-    M = A @ CAt
-    M = 0.5 * (M + M.T) + torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
+    CAt, L = _inner_factor(A, factors)
     CG = _cov_apply(factors, G)
-    return CG - CAt @ torch.cholesky_solve(A @ CG, torch.linalg.cholesky(M))
+    return CG - CAt @ torch.cholesky_solve(A @ CG, L)
 
 
 def _newton_step(
@@ -312,24 +319,20 @@ class ConfidenceEllipsoid:
         diff = _as_tensor(theta, device=self.center.device) - self.center
         return float(diff @ self.precision @ diff) <= self.radius**2
 
-    def std(self, directions, prior_terms: tuple[Tensor, Tensor] | None = None) -> Tensor:
+    def std(self, directions, terms: tuple[Tensor, Tensor] | None = None) -> Tensor:
         """Posterior standard deviation of θᵀv for each row v of ``directions`` (m, d).
 
-        ``prior_terms``: :func:`prior_terms` of these directions under this ellipsoid's
+        ``terms``: :func:`prior_terms` of these directions under this ellipsoid's
         ``prior_factors`` — what the prior alone contributes, the same for every fit with that
         prior, so a caller scoring many fits on the same directions computes it once."""
         V = _as_tensor(directions, device=self.center.device)
         A = self.factor
         if A is not None and self.prior_factors is not None:
             # vᵀ(AᵀA + C⁻¹)⁻¹v = vᵀCv − ‖L⁻¹ A C v‖², LLᵀ = I + ACAᵀ: n·K-sized, not d-sized
-            if prior_terms is None or prior_terms[0].shape != V.T.shape:
-                prior_terms = _prior_terms(self.prior_factors, V)
-            CVt, vCv = prior_terms
-            CAt = _cov_apply(self.prior_factors, A.T)
-            M = A @ CAt
-            Lm = torch.linalg.cholesky(
-                0.5 * (M + M.T) + torch.eye(A.shape[0], dtype=A.dtype, device=A.device)
-            )
+            if terms is None or terms[0].shape != V.T.shape:
+                terms = prior_terms(self.prior_factors, V)
+            CVt, vCv = terms
+            _, Lm = _inner_factor(A, self.prior_factors)
             Z = torch.linalg.solve_triangular(Lm, A @ CVt, upper=False)
             return (vCv - (Z * Z).sum(0)).clamp_min(0).sqrt()
         if A is not None and self.lam and A.shape[0] < A.shape[1]:
@@ -348,17 +351,15 @@ class ConfidenceEllipsoid:
         return (V.T * sol).sum(0).clamp_min(0).sqrt()
 
 
-def _prior_terms(factors: tuple[float, Tensor], V: Tensor) -> tuple[Tensor, Tensor]:
-    CVt = _cov_apply(factors, V.T)  # (d, m)
-    return CVt, (V.T * CVt).sum(0)
-
-
 def prior_terms(factors: tuple[float, Tensor], directions) -> tuple[Tensor, Tensor]:
     """(C Vᵀ (d, m), vᵀCv (m,)) for the rows v of ``directions`` V (m, d) and the prior covariance
     C = cI + BBᵀ given as ``factors`` = (c, B): the part of :meth:`ConfidenceEllipsoid.std` that
     depends on the prior and the directions only."""
     c, B = factors
-    return _prior_terms((float(c), _as_tensor(B)), _as_tensor(directions, device=_as_tensor(B).device))
+    B = _as_tensor(B)
+    V = _as_tensor(directions, device=B.device)
+    CVt = _cov_apply((float(c), B), V.T)
+    return CVt, (V.T * CVt).sum(0)
 
 
 def confidence_ellipsoid(result: MLEResult, level: float = 0.95) -> ConfidenceEllipsoid:

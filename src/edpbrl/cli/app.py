@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from ..app.sessions import DEFAULT_METHOD
 from ..errors import EdpbrlError
 from ..export import FORMATS
 from ..personalizer import MAX_EPISODES
@@ -122,7 +123,7 @@ def add_parsers(sub) -> None:
         help="where estimates start: packaged (the prior fitted on the packaged population, moved "
         "by the words a person types; default), none (the flat prior) or a file from `edpbrl prior fit`",
     )
-    add_method_option(sv, repeatable=False, default="ed-pbrl-rounded")
+    add_method_option(sv, repeatable=False, default=DEFAULT_METHOD)
     sv.add_argument(
         "--embedder",
         default="minilm:auto",

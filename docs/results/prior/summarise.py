@@ -185,6 +185,22 @@ def evidence_table() -> str:
     return "\n".join(lines)
 
 
+def system_rows(cells, flat_exp: str, exp_methods, cell) -> list[str]:
+    """Table rows of the issue's system ratio: per style of ``flat_exp`` and (experiment, method),
+    the error at 30 questions against flat random's at 300 (``cell`` formats each error)."""
+    rows = []
+    for st in sorted({k[1] for k in cells if k[0] == flat_exp}):
+        f300 = cells.get((flat_exp, st, "random[flat]", 300))
+        if not f300:
+            continue
+        for e, m in exp_methods:
+            r30 = cells.get((e, st, m, 30))
+            if r30:
+                ratio = r30["preference_error_mean"] / f300["preference_error_mean"]
+                rows.append(f"| {st} | {m} | {cell(r30)} | {cell(f300)} | {ratio:.2f} |")
+    return rows
+
+
 def main() -> None:
     cells = load()
     out = []
@@ -202,19 +218,7 @@ def main() -> None:
             f"### {metric.replace('_', ' ')} (mean over 20 seeds; s.e. in results.json), by questions\n"
         )
         out.append(table(cells, main_methods, (30, 100, 300), metric) + "\n")
-    checks = []
-    for s in sorted({k[1] for k in cells if k[0] == "flat"}):
-        flat300 = cells.get(("flat", s, "random[flat]", 300))
-        if not flat300:
-            continue
-        ref = flat300["preference_error_mean"]
-        for e, m in main_methods[1:]:
-            r30 = cells.get((e, s, m, 30))
-            if r30:
-                checks.append(
-                    f"| {s} | {m} | {r30['preference_error_mean']:.3f} | {ref:.3f} | "
-                    f"{r30['preference_error_mean'] / ref:.2f} |"
-                )
+    checks = system_rows(cells, "flat", main_methods[1:], lambda r: f"{r['preference_error_mean']:.3f}")
     out.append("### System target: error at 30 questions against flat random at 300 (≤ 0.5 asked)\n")
     out.append(
         "| style | method | @30 | flat random @300 | ratio |\n|---|---|---|---|---|\n"
@@ -301,13 +305,7 @@ def main() -> None:
         out.append("### People three times as decisive (β = 30; seeds 20–39; preference error)\n")
         out.append(table(cells, beta30, (30, 100, 300)) + "\n")
         ratios = ["| style | method | @30 | flat random @300 | ratio |", "|---|---|---|---|---|"]
-        for st in sorted({k[1] for k in cells if k[0] == "beta30-flat"}):
-            f300 = cells.get(("beta30-flat", st, "random[flat]", 300))
-            for e, m in beta30[1:]:
-                r30 = cells.get((e, st, m, 30))
-                if f300 and r30:
-                    a, b = r30["preference_error_mean"], f300["preference_error_mean"]
-                    ratios.append(f"| {st} | {m} | {fmt(r30)} | {fmt(f300)} | {a / b:.2f} |")
+        ratios += system_rows(cells, "beta30-flat", beta30[1:], fmt)
         out.append("\n".join(ratios) + "\n")
         paired = paired_table("beta30-risk", "risk-gain-encoded[prior+words]", "random[prior+words]")
         if paired:

@@ -281,16 +281,26 @@ class Personalizer:
         for ep in eps:
             e = len(self._episodes)
             self._episodes.append(ep)
-            steps = (
-                range(self.vocabulary.horizon) if self.feedback == "dense" else [self.vocabulary.horizon - 1]
-            )
-            for h in steps:
-                options = [self.vocabulary.prompt(ep[j, : h + 1]) for j in range(self.k)]
-                if len(set(options)) == 1:
-                    continue  # all options equal: nothing to learn
+            for h, options in self._episode_questions(ep):
                 self._questions.append(
                     Query(options, e, h, self.vocabulary.slots[h].name, len(self._questions))
                 )
+
+    def _episode_questions(self, ep: np.ndarray) -> list[tuple[int, list[str]]]:
+        """The questions an episode (K, H) makes: (slot, K option texts) per question asked."""
+        steps = range(self.vocabulary.horizon) if self.feedback == "dense" else [self.vocabulary.horizon - 1]
+        out = []
+        for h in steps:
+            options = [self.vocabulary.prompt(ep[j, : h + 1]) for j in range(self.k)]
+            if len(set(options)) > 1:  # all options equal: nothing to learn, not asked
+                out.append((h, options))
+        return out
+
+    def question_texts(self, episodes: np.ndarray, questions: int | None = None) -> list[str]:
+        """Distinct option texts of the first ``questions`` (default: all) questions that the
+        episodes (n, K, H) make, in order (e.g. to encode a strategy's question bank at once)."""
+        qs = [opts for ep in episodes for _, opts in self._episode_questions(ep)]
+        return list(dict.fromkeys(t for opts in qs[:questions] for t in opts))
 
     @property
     def design(self):

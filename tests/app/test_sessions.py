@@ -122,3 +122,72 @@ def test_shared_embedder_serves_disk_cached_calls_while_copies_are_busy(tmp_path
         np.testing.assert_array_equal(got[0], want)
     finally:
         shared._pool.put(taken)
+
+
+def test_shared_embedder_pins_rows_past_its_lru_and_across_restarts(tmp_path):
+    """Pinned rows (a question bank's options) are served without an encoder call however many
+    other rows pass through the LRU, and a second server reads them from the disk cache."""
+    import numpy as np
+
+    from edpbrl.app.sessions import SharedEmbedder
+    from edpbrl.embed import CachedEmbedder, HashingEmbedder
+
+    class Counting(HashingEmbedder):
+        def __init__(self):
+            super().__init__(16)
+            self.texts = 0
+
+        def encode(self, texts):
+            self.texts += len(texts)
+            return super().encode(texts)
+
+    def server():
+        inner = Counting()
+        copy = CachedEmbedder(inner, cache_dir=tmp_path)
+        copy.memory_rows, copy.disk_min = 0, 256
+        return SharedEmbedder([copy], rows=10), inner
+
+    bank = [f"bank option {i}" for i in range(300)]
+    shared, inner = server()
+    assert shared.pin(bank + bank[:5]) == 300 and inner.texts == 300 and shared.n_pinned == 300
+    shared.encode([f"other {i}" for i in range(50)])  # more than the LRU's 10 rows
+    before = inner.texts
+    np.testing.assert_array_equal(shared.encode(bank[::7]), HashingEmbedder(16).encode(bank[::7]))
+    assert inner.texts == before
+    shared2, inner2 = server()  # a restarted server: the bank comes from disk
+    assert shared2.pin(bank) == 300 and inner2.texts == 0
+    np.testing.assert_array_equal(shared2.encode(bank[:3]), HashingEmbedder(16).encode(bank[:3]))
+    assert inner2.texts == 0
+
+
+def test_warm_up_encodes_the_question_bank_every_session_asks(tmp_path, tiny_vocab_dir):
+    """With the default method (a question bank) the warm-up pins the options of the first
+    ``max_questions`` questions of every bank set, so a person's answers need no encoder call."""
+    from edpbrl.app.sessions import DEFAULT_METHOD
+
+    assert "bank=" in DEFAULT_METHOD
+    m = SessionManager(
+        SQLiteStore(tmp_path / "m.db"),
+        vocab=str(tiny_vocab_dir),
+        embedder="hashing",
+        k=3,
+        episodes=4,
+        max_questions=5,
+    )
+    m.warm()
+    assert m.warmup["state"] == "ready" and m.warmup["bank"]["sets"] == 64
+    pinned = m.shared_embedder()._pinned
+    assert len(pinned) == m.warmup["bank"]["texts"] > 0
+    for _ in range(6):
+        rt = m.create(style="x", k=3, episodes=4)
+        _wait(rt)
+        asked = [t for q in rt.p._questions[:5] for t in q.options]
+        assert asked and all(t in pinned for t in asked)
+    m2 = SessionManager(
+        SQLiteStore(tmp_path / "m2.db"),
+        vocab=str(tiny_vocab_dir),
+        embedder="hashing",
+        method="ed-pbrl-rounded",
+    )
+    m2.warm()
+    assert "bank" not in m2.warmup and m2.shared_embedder().n_pinned == 0

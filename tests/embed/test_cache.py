@@ -163,3 +163,23 @@ def test_cached_looks_up_without_encoding(tmp_path):
     second.disk_min = 3
     np.testing.assert_array_equal(second.cached(TEXTS), want)  # from disk
     assert second.inner.calls == [] and second.cached(TEXTS[:2]) is None  # below disk_min
+
+
+def test_put_stores_a_call_computed_elsewhere(tmp_path):
+    import numpy as np
+    import pytest
+
+    from edpbrl.embed import CachedEmbedder, HashingEmbedder
+    from edpbrl.errors import EmbedderError
+
+    c = CachedEmbedder(HashingEmbedder(8), cache_dir=tmp_path)
+    texts = ["a", "b", "c"]
+    rows = HashingEmbedder(8).encode(texts)
+    assert c.cached(texts) is None
+    c.put(texts, rows)
+    np.testing.assert_array_equal(CachedEmbedder(HashingEmbedder(8), cache_dir=tmp_path).cached(texts), rows)
+    with pytest.raises(EmbedderError, match="do not match"):
+        c.put(texts, rows[:2])
+    c.disk_min = 10  # a call below disk_min leaves no file
+    c.put(["d"], HashingEmbedder(8).encode(["d"]))
+    assert c.cached(["d"]) is None

@@ -78,6 +78,8 @@ def test_answers_are_unique_per_question_and_undo_keeps_history(store):
     store.record_answer(sid, q["id"], action="no_preference")
     live, every = store.live_answers(sid), store.answers(sid)
     assert [a["action"] for a in live] == ["no_preference"] and len(every) == 2
+    assert store.live_answer_ids(sid) == [a["id"] for a in live] != [a["id"] for a in every]
+    assert store.live_answer_ids(other) == [] and store.live_answer_ids("no-such-session") == []
     assert live[0]["options"] == ["a", "b", "c"] and live[0]["display_order"] == [2, 0, 1]
     assert every[0]["choice"] == 2 and every[0]["position"] == 0 and every[0]["undone_at"] is not None
     # a new question after an answer gets a new row

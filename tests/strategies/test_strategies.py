@@ -372,3 +372,54 @@ def test_method_specs_set_a_strategys_own_options(tiny_vocab_dir):
     p.tell(q, 0)
     again = Personalizer.from_config(p.config)
     assert again.strategy.spread == 3.0 and again.method == "risk-gain-encoded:spread=3"
+
+
+def _plan_of(vocab_dir, method, seed, episodes=6):
+    p = Personalizer.default(
+        k=3, episodes=episodes, method=method, seed=seed, vocabulary=str(vocab_dir), embedder="hashing"
+    )
+    return p, np.stack(p._episodes)
+
+
+def test_question_bank_sessions_share_its_sets(tiny_vocab_dir):
+    """bank=B: every session asks one of B question sets, the same sets for every session with
+    this design; each set is a draw of the design's efficient rounding (the token counts per slot
+    are the design's, as in a fresh draw)."""
+    from edpbrl.design.sampling import efficient_rounding
+
+    plans = [_plan_of(tiny_vocab_dir, "ed-pbrl-rounded:bank=4", seed)[1] for seed in range(24)]
+    distinct = {p.tobytes() for p in plans}
+    assert 2 <= len(distinct) <= 4  # 24 sessions, 4 sets: some drawn twice, never a fifth
+    p, fresh = _plan_of(tiny_vocab_dir, "ed-pbrl-rounded", 0)
+    p4, _ = _plan_of(tiny_vocab_dir, "ed-pbrl-rounded:bank=4", 0)
+    sets = {p4.strategy.bank_plan(p4.ctx, b, 6).tobytes() for b in range(4)}
+    assert distinct <= sets and len(sets) == 4
+    assert fresh.tobytes() not in sets  # bank=0: a fresh draw (the seed's own), as before
+    policies = p4.strategy.policies(p4.ctx)
+    for plan in plans:
+        for h, pi in enumerate(policies):
+            counts = np.bincount(plan[:, :, h].ravel(), minlength=pi.size)
+            np.testing.assert_array_equal(counts, efficient_rounding(pi, plan.shape[0] * 3))
+    one = {_plan_of(tiny_vocab_dir, "ed-pbrl-rounded:bank=1", s)[1].tobytes() for s in range(5)}
+    assert len(one) == 1
+
+
+def test_question_bank_session_extends_and_restores(tiny_vocab_dir):
+    """Episodes added after the bank's set are fresh draws; a session restored from its config
+    and answers asks exactly the same questions."""
+    p, plan = _plan_of(tiny_vocab_dir, "ed-pbrl-rounded:bank=8", 3, episodes=2)
+    for _ in range(4):
+        p.tell(p.ask(), 0)
+    p.extend(3)
+    assert len(p._episodes) == 5
+    q = Personalizer.from_config({**p.config, "vocabulary": str(tiny_vocab_dir)}, embedder="hashing")
+    for r in p.records:
+        q.tell(q.ask(), r.choice)
+    np.testing.assert_array_equal(np.stack(q._episodes), np.stack(p._episodes))
+    assert q.ask() == p.ask()
+
+
+@pytest.mark.parametrize("bank", ["-1", "1.5", "true", "many", "100001"])
+def test_question_bank_rejects_bad_sizes(bank):
+    with pytest.raises(EdpbrlError, match="bank must be an integer"):
+        make_strategy(f"ed-pbrl-rounded:bank={bank}")

@@ -83,7 +83,8 @@ class SharedEmbedder:
 
     ``inner`` is one encoder or a list of equivalent copies (each with its own model and
     tokenizer, which is not thread-safe): as many calls run at once as there are copies. Rows
-    already encoded are served from an in-memory LRU of ``rows`` texts without waiting for a copy.
+    already encoded are served from an in-memory LRU of ``rows`` texts without waiting for a copy,
+    and rows :meth:`pin` ned (a question bank's options) are kept for the server's life.
     """
 
     def __init__(self, inner: Any, rows: int = 20_000):
@@ -95,6 +96,7 @@ class SharedEmbedder:
         self.rows = int(rows)
         self.split_min = 8  # texts per copy before a call is split over idle copies
         self._rows: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._pinned: dict[str, np.ndarray] = {}
         self._cache_lock = threading.Lock()
         self._pool: queue.LifoQueue = queue.LifoQueue()
         for c in copies:
@@ -148,6 +150,10 @@ class SharedEmbedder:
         found: dict[str, np.ndarray] = {}
         with self._cache_lock:
             for t in texts:
+                row = self._pinned.get(t)
+                if row is not None:
+                    found[t] = row
+                    continue
                 row = self._rows.get(t)
                 if row is not None:
                     self._rows.move_to_end(t)
@@ -167,6 +173,28 @@ class SharedEmbedder:
                 while len(self._rows) > self.rows:
                     self._rows.popitem(last=False)
         return np.stack([found[t] for t in texts])
+
+    def pin(self, texts) -> int:
+        """Encode ``texts`` (one batch over every idle copy, or read from the disk cache of an
+        earlier start) and keep their rows for the server's life; returns how many there are."""
+        texts = list(dict.fromkeys(check_texts(texts)))
+        if not texts:
+            return 0
+        lookup = getattr(self.inner, "cached", None)
+        rows = lookup(texts) if lookup is not None else None
+        if rows is None:
+            rows = self._run(texts)
+            put = getattr(self.inner, "put", None)
+            if put is not None:  # the next start reads them from disk
+                put(texts, rows)
+        rows = np.asarray(rows, dtype=np.float32)
+        with self._cache_lock:
+            self._pinned.update(zip(texts, rows, strict=True))
+        return len(texts)
+
+    @property
+    def n_pinned(self) -> int:
+        return len(self._pinned)
 
     def warm(self) -> None:
         """Load every copy's model now (not on the first people's requests), at once."""
@@ -190,7 +218,7 @@ class SharedEmbedder:
 # efficient rounding of the design: distinct options per question (no duplicate cards), the best
 # static variant in docs/results.md, and no work in the answer path (the design is computed once
 # per session; adaptive methods plan each episode when the person reaches it)
-DEFAULT_METHOD = "ed-pbrl-rounded"
+DEFAULT_METHOD = "ed-pbrl-rounded:bank=64"
 
 RELOADING = "the session is being reloaded; try again in a moment"
 
@@ -397,10 +425,26 @@ class SessionManager:
             p.summary(top=1)
             p.best_prompts(n=1, beam=2, shortlist=2)
             p.confidence()  # encodes the candidate prompts every session's results share
+            bank = self._pin_bank(p, emb)
         except Exception as exc:  # the sessions will report it; the server stays up
             self.warmup = {"state": "failed", "seconds": time.perf_counter() - t0, "error": _one_line(exc)}
             return
         self.warmup = {"state": "ready", "seconds": round(time.perf_counter() - t0, 3), "error": None}
+        if bank is not None:
+            self.warmup["bank"] = bank
+
+    def _pin_bank(self, p: Any, emb: Any) -> dict | None:
+        """Encode the options of the questions every set of the method's question bank asks
+        (``bank=B``, up to the question cap) once, so that no person's answers need the encoder."""
+        bank = int(getattr(p.strategy, "bank", 0) or 0)
+        pin = getattr(emb, "pin", None)
+        if not bank or pin is None or not hasattr(p.strategy, "bank_plan"):
+            return None
+        texts: dict[str, None] = {}
+        for b in range(bank):
+            plan = p.strategy.bank_plan(p.ctx, b, self.episodes)
+            texts.update(dict.fromkeys(p.question_texts(plan, self.max_questions)))
+        return {"sets": bank, "texts": pin(list(texts))}
 
     def _spawn(self, fn, *args) -> None:
         threading.Thread(target=fn, args=args, daemon=True, name=f"edpbrl-{fn.__name__}").start()
@@ -487,12 +531,13 @@ class SessionManager:
         ``loading``)."""
         if rt.p is None:
             return False
-        live = self.store.live_answers(rt.sid)
-        ids = [a["id"] for a in live]
+        ids = self.store.live_answer_ids(rt.sid)  # (the rows only when something changed)
         row = self.store.get_session(rt.sid)
         exts = row["extensions"] if row is not None else []
         if ids == rt.synced and len(exts) == rt.n_ext:
             return True
+        live = self.store.live_answers(rt.sid)
+        ids = [a["id"] for a in live]
         keep = 0  # answers both hold, in the same order
         while keep < min(len(ids), len(rt.synced)) and ids[keep] == rt.synced[keep]:
             keep += 1

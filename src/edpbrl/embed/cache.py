@@ -129,6 +129,19 @@ class CachedEmbedder:
             return None
         return self._read(self.cache_path(texts), n)
 
+    def put(self, texts: Sequence[str], rows: np.ndarray) -> None:
+        """Store ``rows`` (n, dim) as the result of a call with ``texts`` (computed elsewhere, e.g.
+        split over several copies of the encoder): on disk when the call has at least ``disk_min``
+        texts, so that :meth:`cached` finds it after a restart."""
+        texts = check_texts(texts)
+        rows = np.asarray(rows, dtype=np.float32)
+        if rows.shape != (len(texts), self.dim):
+            raise EmbedderError(
+                f"put: rows {rows.shape} do not match {len(texts)} texts of dimension {self.dim}"
+            )
+        if texts and len(texts) >= self.disk_min:
+            self._write(self.cache_path(texts), rows)
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Encode ``n`` texts to ``float32`` ``(n, dim)``, reusing cached rows where possible."""
         texts = check_texts(texts)

@@ -191,6 +191,11 @@ class Store(Protocol):
         """Every answer (undone ones included), oldest first, joined with their question."""
         ...
 
+    def live_answer_ids(self, sid: str) -> list[int]:
+        """The ids of :meth:`live_answers`, oldest first, without reading the rows (a server
+        checks on every request whether another process changed the session)."""
+        ...
+
     # -- images
     def record_image(self, sid: str, *, prompt: str, seed: int, model_id: str, path: str) -> None:
         """Remember that ``(prompt, seed)`` was rendered to ``path`` (idempotent)."""

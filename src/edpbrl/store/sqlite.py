@@ -389,6 +389,13 @@ class SQLiteStore:
         with self._conn() as c:
             return c.execute(f"{_ANSWER_JOINED} WHERE a.session_id = ? ORDER BY a.id", (sid,)).fetchall()
 
+    def live_answer_ids(self, sid: str) -> list[int]:
+        with self._conn() as c:
+            rows = c.execute(
+                "SELECT id FROM answers WHERE session_id = ? AND undone_at IS NULL ORDER BY id", (sid,)
+            ).fetchall()
+        return [r["id"] for r in rows]
+
     # -- images -----------------------------------------------------------------------------
     def record_image(self, sid: str, *, prompt: str, seed: int, model_id: str, path: str) -> None:
         with self._tx(durable=False) as c:

@@ -31,6 +31,8 @@ _CACHE_SIZE = 8
 DESIGN_CACHE_ENV = "EDPBRL_DESIGN_CACHE_DIR"
 _CACHE_LOCK = threading.Lock()
 _SOLVING: dict = {}  # key -> lock held while one thread solves that design (others wait for it)
+MAX_BANK = 100_000  # question sets in a bank (see DesignStrategy)
+_BANK_SEED = 0x9E3779B9  # with the set's index, seeds a bank's question set
 
 
 def _features_hash(mdp):
@@ -102,6 +104,13 @@ class DesignStrategy(Strategy):
     ``rounding``: how the design becomes questions (see :mod:`edpbrl.design.sampling`).
     ``criterion``, ``tol``, ``max_iter``, ``device``: the design solver's settings; ``prior``: a
     prior precision (d, d) in place of the identity in λI.
+
+    ``bank``: 0 (default) draws each session's questions afresh from the design. ``bank=B`` draws
+    B question sets from it once — set b with a generator seeded by b alone, so every session
+    with this design and budget has the same B sets — and each session asks one of them, chosen
+    by its own generator (:meth:`bank_plan`). Each session's questions are still one draw of the
+    design's rounding; a server encodes the bank's options once (they are most of the encoder's
+    work per person) instead of once per person. Episodes added later (``extend``) are fresh draws.
     """
 
     def __init__(
@@ -112,13 +121,20 @@ class DesignStrategy(Strategy):
         device: str = "cpu",
         prior=None,
         max_iter: int = 500,
+        bank: int = 0,
         **_,
     ):
         if rounding not in ROUNDINGS:
             raise EdpbrlError(f"unknown rounding '{rounding}': expected {', '.join(ROUNDINGS)}")
+        if isinstance(bank, bool) or not isinstance(bank, int) or not 0 <= bank <= MAX_BANK:
+            raise EdpbrlError(
+                f"bank must be an integer in 0..{MAX_BANK:,} (question sets shared by sessions; "
+                f"0: fresh draws), got {bank!r}"
+            )
         self.criterion, self.rounding, self.tol, self.device = criterion, rounding, tol, device
-        self.prior, self.max_iter = prior, max_iter
+        self.prior, self.max_iter, self.bank = prior, max_iter, bank
         self.design = None
+        self._planned = 0  # episodes planned so far (the first plan is the bank's)
 
     def solve(self, ctx: StrategyContext, extra=None) -> Design:
         """The design for ``ctx`` (cached when θ-agnostic); ``extra`` (d, d) is added to M."""
@@ -188,13 +204,22 @@ class DesignStrategy(Strategy):
             self.design = self.solve(ctx)
         return [p.cpu().numpy() for p in ctx.mdp.policy_from_visitation(self.design.weights)]
 
+    def bank_plan(self, ctx: StrategyContext, index: int, n: int) -> np.ndarray:
+        """Question set ``index`` of the bank: n episodes (n, K, H) drawn from the design with a
+        generator seeded by ``index`` alone (the same for every session with this design)."""
+        rng = np.random.default_rng([_BANK_SEED, int(index)])
+        return sample_episodes(self.policies(ctx), ctx.k, n, self.rounding, rng)
+
     def plan(self, ctx: StrategyContext, n: int) -> np.ndarray:
+        first, self._planned = self._planned == 0, self._planned + n
+        if self.bank and first:
+            return self.bank_plan(ctx, int(ctx.rng.integers(self.bank)), n)
         return sample_episodes(self.policies(ctx), ctx.k, n, self.rounding, ctx.rng)
 
 
 def _static(rounding: str):
-    def make(**options) -> DesignStrategy:
-        return DesignStrategy(**{**options, "rounding": rounding})
+    def make(*, bank: int = 0, **options) -> DesignStrategy:
+        return DesignStrategy(**{**options, "rounding": rounding, "bank": bank})
 
     return make
 

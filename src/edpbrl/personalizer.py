@@ -33,10 +33,11 @@ from .strategies import Strategy, StrategyContext, check_plan, make_strategy
 from .vocab import Vocabulary
 
 FEEDBACK = ("dense", "final")  # dense: one question per slot over prefixes; final: one per episode
-# prefixes the beam search for best_prompts encodes per slot (of beam × shortlist = 120): on 20
-# simulated people's estimates it costs 0.79 s of CPU instead of 4.36 s, finds prompts 2.2 % lower
-# by θ̂ and no worse by the people's true taste (docs/app.md, "Web app at scale")
-BEAM_CANDIDATES = 20
+# prefixes the beam search for best_prompts encodes per slot (of beam × shortlist = 120), chosen
+# by the pooled prediction: on 30 simulated app users (docs/results/app/beam_candidates.py) 8 find
+# prompts as good by the people's true taste as the additive rule's 20 did (+0.004 ± 0.003) with
+# 48 prefixes encoded instead of 108; 20 would find better ones still (+0.009 ± 0.003)
+BEAM_CANDIDATES = 8
 # the prompts shown as a person's result (the app's results page, the θ export): the best n that
 # differ pairwise in at least this many slots (the plain top 4 often differ by one word)
 RESULT_MIN_DIFF_SLOTS = 2

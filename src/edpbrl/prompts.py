@@ -4,7 +4,15 @@ x(prompt) is the embedding of the whole prompt text (what the user is shown), wh
 additive in the tokens. To keep the search cheap each slot is first pre-screened to its
 ``shortlist`` best tokens by the additive score θ̂ᵀφ(token); the beam then scores real prefix
 embeddings. With ``candidates`` only that many of the beam × shortlist extensions are encoded per
-slot: those with the highest beam score plus θ̂ᵀφ(token) (the encoder dominates the cost).
+slot (the encoder dominates the cost): those whose predicted score is highest. ``predict`` says how
+an extension's score is predicted before it is encoded:
+
+* ``"pooled"`` (default): as a mean-pooling sentence encoder (MiniLM) would give it — the
+  normalised mean of the prefix's encoded vector x and the token's vector φ, weighted by their
+  word counts m and w: θ̂ᵀ(m·x + w·φ) / ‖m·x + w·φ‖. Exact for the first slot; on the app's
+  simulated people it found prompts as good with 8 candidates as the additive rule with 20.
+* ``"additive"``: the prefix's score plus θ̂ᵀφ(token) (the rule before; it overrates extensions of
+  long prefixes, whose embedding a token moves little).
 
 ``min_diff_slots`` asks for varied prompts: the n returned then differ pairwise in at least that
 many slots (chosen greedily by score from every scored full prompt, not only the final beam); when
@@ -46,6 +54,24 @@ def _positive_int(value, name: str) -> int:
     return int(value)
 
 
+PREDICTORS = ("pooled", "additive")
+
+
+def _pooled(toks, score, vectors, F, additive, i, theta, token) -> float:
+    """The pooled prediction of θᵀx(prefix + token) (module docstring): the word-count-weighted
+    normalised mean of the prefix's vector and the token's; the prefix's own score for a blank
+    token, the token's for an empty prefix."""
+    if not token:
+        return score
+    prefix = join_prompt(toks)
+    if not prefix:
+        return float(additive[i])
+    m, w = len(prefix.split()), len(token.split())
+    v = m * vectors[prefix] + w * F[i]
+    norm = float(np.linalg.norm(v))
+    return float(v @ theta) / norm if norm > 0 else score
+
+
 def _differ(a: list[str], b: list[str]) -> int:
     return sum(x != y for x, y in zip(a, b))
 
@@ -74,14 +100,16 @@ def beam_search(
     candidates: int | None = None,
     token_features=None,
     min_diff_slots: int = 0,
+    predict: str = "pooled",
 ) -> list[tuple[str, float]]:
     """Top-n (prompt, score) pairs. token_features: optional list of (n_h, d) per slot;
-    candidates: at most this many distinct prefixes encoded per slot (None: every extension).
+    candidates: at most this many distinct prefixes encoded per slot (None: every extension),
+    chosen by the ``predict`` rule (``"pooled"`` or ``"additive"``, see the module docstring).
     min_diff_slots: 0 (default) for the plain top-n, k ≥ 1 for prompts that differ pairwise in
     at least k slots (see the module docstring).
 
     Raises EdpbrlError for a θ that is not a finite vector of the encoder's dimension, or n, beam
-    or shortlist below 1."""
+    or shortlist below 1, or an unknown ``predict``."""
     theta = check_theta(theta, getattr(embedder, "dim", None))
     n, beam, shortlist = (
         _positive_int(v, k) for v, k in ((n, "n"), (beam, "beam"), (shortlist, "shortlist"))
@@ -90,20 +118,30 @@ def beam_search(
         candidates = _positive_int(candidates, "candidates")
     if isinstance(min_diff_slots, bool) or not isinstance(min_diff_slots, int) or min_diff_slots < 0:
         raise EdpbrlError(f"min_diff_slots must be an integer ≥ 0, got {min_diff_slots!r}")
+    if predict not in PREDICTORS:
+        raise EdpbrlError(f"predict must be one of {', '.join(PREDICTORS)}, got {predict!r}")
     last = len(vocabulary.slots) - 1
     beams: list[tuple[list[str], float]] = [([], 0.0)]
+    vectors: dict[str, np.ndarray] = {}  # encoded prefix → its vector (for the pooled prediction)
     for h, slot in enumerate(vocabulary.slots):
         F = (
-            np.asarray(token_features[h])
+            np.asarray(token_features[h], dtype=np.float64)
             if token_features is not None
-            else embedder.encode(list(slot.entries))
+            else np.asarray(embedder.encode(list(slot.entries)), dtype=np.float64)
         )
         additive = F @ theta
         order = np.argsort(-additive, kind="stable")[:shortlist]
         cands = [(toks + [slot.entries[i]]) for toks, _ in beams for i in order]
         texts = [join_prompt(c) for c in cands]
         if candidates is not None and len(cands) > candidates:
-            guess = [s + additive[i] for _, s in beams for i in order]
+            if predict == "additive":
+                guess = [s + additive[i] for _, s in beams for i in order]
+            else:
+                guess = [
+                    _pooled(toks, s, vectors, F, additive, i, theta, slot.entries[i])
+                    for toks, s in beams
+                    for i in order
+                ]
             keep, seen = [], set()
             for j in sorted(range(len(cands)), key=lambda j: -guess[j]):  # stable: ties keep order
                 if texts[j] not in seen:
@@ -113,7 +151,9 @@ def beam_search(
                         break
             cands, texts = [cands[j] for j in keep], [texts[j] for j in keep]
         uniq = list(dict.fromkeys(t for t in texts if t))
-        scores = dict(zip(uniq, embedder.encode(uniq) @ theta)) if uniq else {}
+        X = np.asarray(embedder.encode(uniq), dtype=np.float64) if uniq else np.zeros((0, theta.size))
+        scores = dict(zip(uniq, X @ theta))
+        vectors = dict(zip(uniq, X))
         keep_all = h == last and min_diff_slots > 0  # the diversity rule picks from every prompt
         scored, seen = [], set()
         for c, t in sorted(zip(cands, texts), key=lambda ct: -scores.get(ct[1], -np.inf)):

@@ -11,10 +11,13 @@ person's true taste θ*ᵀx (MiniLM, the whole prompt): mean over the 4 prompts 
 References per person: the mean score of 1,000 random prompts (0 on the scale below) and a beam
 search *with θ** encoding every extension (1): ``share`` = (score − random) / (oracle − random).
 
-Variants: ``candidates`` 20 / 12 / 8 / 5, every extension (``all``), and ``additive``: the beam
-scores prefixes by the sum of their tokens' features (already encoded with the vocabulary), so it
-encodes no prefix at all. ``encoded`` counts the prefixes a variant encodes per person (the first
-slot's are the same for most people and cached in the app); ``deeper`` those of slots 2–6.
+Variants: which prefixes to encode — ``candidates`` 20 / 12 / 8 / 5 per slot chosen by the pooled
+prediction (the normalised word-weighted mean of the prefix's and the token's vectors, the
+library's default) or by the additive one (prefix score + token score, the rule before), every
+extension (``all``), and no prefix at all (``additive only``: the beam scores prefixes by the sum
+of their tokens' features, already encoded with the vocabulary). ``encoded`` counts the prefixes a
+variant encodes per person (the first slot's are the same for most people and cached in the
+app); ``deeper`` those of slots 2–6.
 
 Usage: HF_HUB_OFFLINE=1 .venv/bin/python docs/results/app/beam_candidates.py [--seeds 3]
 Writes docs/results/app/beam_candidates.json and prints a table (means ± standard errors over people).
@@ -25,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -45,7 +47,16 @@ from edpbrl.vocab import Vocabulary  # noqa: E402
 
 OUT = Path("docs/results/app/beam_candidates.json")
 METHOD = "ed-pbrl-rounded:bank=64"
-VARIANTS = {"20 (default)": 20, "12": 12, "8": 8, "5": 5, "all": None, "additive": "additive"}
+VARIANTS = {  # name: (candidates, predict); "additive only" encodes no prefix
+    "additive 20 (before)": (20, "additive"),
+    "pooled 20": (20, "pooled"),
+    "pooled 12": (12, "pooled"),
+    "pooled 8": (8, "pooled"),
+    "pooled 5": (5, "pooled"),
+    "additive 8": (8, "additive"),
+    "all": (None, "pooled"),
+    "additive only": ("sum", "additive"),
+}
 
 
 class Counting:
@@ -97,7 +108,7 @@ def main() -> None:
             p.tell(q, user.choose(np.asarray(emb.encode(q.options))))
         theta_hat = p.fit()
 
-        def true_scores(prompts):
+        def true_scores(prompts, theta_star=theta_star):
             return np.asarray(emb.encode(prompts), dtype=np.float64) @ theta_star
 
         lo = float((X_rand @ theta_star).mean())
@@ -112,27 +123,25 @@ def main() -> None:
         )
         hi = float(true_scores([t for t, _ in oracle]).mean())
         row = {"style": style, "seed": seed, "random": lo, "oracle": hi, "variants": {}}
-        for name, c in VARIANTS.items():
-            enc = Counting(additive if c == "additive" else emb)
-            t0 = time.process_time()
+        for name, (c, rule) in VARIANTS.items():
+            enc = Counting(additive if c == "sum" else emb)
             found = beam_search(
                 theta_hat,
                 vocab,
                 enc,
                 n=4,
-                candidates=None if c in (None, "additive") else c,
+                candidates=None if c in (None, "sum") else c,
                 token_features=feats,
                 min_diff_slots=RESULT_MIN_DIFF_SLOTS,
+                predict=rule,
             )
-            cpu = time.process_time() - t0
             s = true_scores([t for t, _ in found])
             row["variants"][name] = {
                 "mean4": float(s.mean()),
                 "top1": float(s[0]),
                 "share4": float((s.mean() - lo) / (hi - lo)),
-                "encoded": 0 if c == "additive" else enc.first + enc.deeper,
-                "deeper": 0 if c == "additive" else enc.deeper,
-                "cpu_s_cached_tokens": cpu,
+                "encoded": 0 if c == "sum" else enc.first + enc.deeper,
+                "deeper": 0 if c == "sum" else enc.deeper,
                 "prompts": [t for t, _ in found],
             }
         rows.append(row)
@@ -143,11 +152,11 @@ def main() -> None:
         v = np.asarray(vals, dtype=np.float64)
         return f"{v.mean():.4f} ± {v.std(ddof=1) / np.sqrt(len(v)):.4f}"
 
-    base = "20 (default)"
+    base = "additive 20 (before)"
     print(f"{len(rows)} people ({args.seeds} per packaged style), {args.questions} questions, {METHOD}")
     print(
-        f"{'candidates':<14} {'share of oracle':>18} {'Δ mean-4 vs 20':>20} {'Δ top-1 vs 20':>20} "
-        f"{'encoded':>8} {'deeper':>7}"
+        f"{'prefixes chosen by':<22} {'share of oracle':>18} {'Δ mean-4 vs before':>20} "
+        f"{'Δ top-1 vs before':>20} {'encoded':>8} {'deeper':>7}"
     )
     for name in VARIANTS:
         v = [r["variants"][name] for r in rows]
@@ -155,7 +164,7 @@ def main() -> None:
         d4 = [x["mean4"] - y["mean4"] for x, y in zip(v, b)]
         d1 = [x["top1"] - y["top1"] for x, y in zip(v, b)]
         print(
-            f"{name:<14} {mse([x['share4'] for x in v]):>18} {mse(d4):>20} {mse(d1):>20} "
+            f"{name:<22} {mse([x['share4'] for x in v]):>18} {mse(d4):>20} {mse(d1):>20} "
             f"{np.mean([x['encoded'] for x in v]):>8.0f} {np.mean([x['deeper'] for x in v]):>7.0f}"
         )
     print(

@@ -237,3 +237,35 @@ def test_pooled_beam_finds_better_prompts_with_few_candidates():
     assert np.mean(gain) > 0
     with pytest.raises(Exception, match="predict must be one of"):
         beam_search(np.ones(emb.dim), vocab, emb, predict="magic")
+
+
+def test_capped_beam_keeps_the_diversity_rule():
+    """With few prefixes encoded per slot the last slot still offers varied full prompts: the 4
+    returned differ pairwise in ≥ 2 slots (before, the capped beam encoded only extensions of the
+    best prefixes and the rule fell back to near-duplicates), at ≤ candidates + n encodes there."""
+    from tests.embed._helpers import CountingEmbedder
+
+    emb, vocab = _MeanPooling(5), _long_vocab(5)
+    feats = [emb.encode(list(s.entries)) for s in vocab.slots]
+    counting = CountingEmbedder(emb)
+    rng = np.random.default_rng(6)
+    for _ in range(10):
+        theta = rng.normal(size=emb.dim)
+        counting.calls.clear()
+        got = beam_search(
+            theta,
+            vocab,
+            counting,
+            n=4,
+            beam=6,
+            shortlist=6,
+            candidates=4,
+            token_features=feats,
+            min_diff_slots=2,
+        )
+        parts = [t.split(", ") for t, _ in got]
+        assert len(got) == 4
+        assert all(
+            sum(x != y for x, y in zip(a, b)) >= 2 for i, a in enumerate(parts) for b in parts[i + 1 :]
+        )
+        assert [len(c) for c in counting.calls[:-1]] == [4, 4, 4] and len(counting.calls[-1]) <= 8

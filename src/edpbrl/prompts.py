@@ -104,7 +104,9 @@ def beam_search(
 ) -> list[tuple[str, float]]:
     """Top-n (prompt, score) pairs. token_features: optional list of (n_h, d) per slot;
     candidates: at most this many distinct prefixes encoded per slot (None: every extension),
-    chosen by the ``predict`` rule (``"pooled"`` or ``"additive"``, see the module docstring).
+    chosen by the ``predict`` rule (``"pooled"`` or ``"additive"``, see the module docstring); with
+    ``min_diff_slots`` the last slot also encodes up to n more: the best predicted prompts that
+    differ pairwise in that many slots, so that the rule has varied prompts to choose from.
     min_diff_slots: 0 (default) for the plain top-n, k ≥ 1 for prompts that differ pairwise in
     at least k slots (see the module docstring).
 
@@ -142,13 +144,26 @@ def beam_search(
                     for toks, s in beams
                     for i in order
                 ]
+            ranked = sorted(range(len(cands)), key=lambda j: -guess[j])  # stable: ties keep order
             keep, seen = [], set()
-            for j in sorted(range(len(cands)), key=lambda j: -guess[j]):  # stable: ties keep order
+            if h == last and min_diff_slots > 0:
+                # the diversity rule needs varied full prompts to choose from: first the best
+                # predicted ones that differ pairwise in min_diff_slots slots (up to n), then the rest
+                for j in ranked:
+                    if texts[j] not in seen and all(
+                        _differ(cands[j], cands[i]) >= min_diff_slots for i in keep
+                    ):
+                        seen.add(texts[j])
+                        keep.append(j)
+                        if len(keep) >= n:
+                            break
+            budget = len(keep) + candidates
+            for j in ranked:
+                if len(keep) >= budget:
+                    break
                 if texts[j] not in seen:
                     seen.add(texts[j])
                     keep.append(j)
-                    if len(keep) >= candidates:
-                        break
             cands, texts = [cands[j] for j in keep], [texts[j] for j in keep]
         uniq = list(dict.fromkeys(t for t in texts if t))
         X = np.asarray(embedder.encode(uniq), dtype=np.float64) if uniq else np.zeros((0, theta.size))

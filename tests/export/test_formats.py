@@ -277,4 +277,4 @@ def test_theta_export_feeds_personalize(session, tmp_path, tiny_vocab_dir, capsy
         assert main([*argv, "--embedder", "hashing", "--n", "3", "--json"]) == 0
         got.append(json.loads(capsys.readouterr().out)["prompts"])
     assert got[0] == got[1] and len(got[0]) == 3
-    assert [g["prompt"] for g in got[0]] == p.best_prompts(n=3)
+    assert [g["prompt"] for g in got[0]] == p.best_prompts(n=3, candidates=None)  # the CLI encodes all

@@ -17,7 +17,11 @@ library's default) or by the additive one (prefix score + token score, the rule 
 extension (``all``), and no prefix at all (``additive only``: the beam scores prefixes by the sum
 of their tokens' features, already encoded with the vocabulary). ``encoded`` counts the prefixes a
 variant encodes per person (the first slot's are the same for most people and cached in the
-app); ``deeper`` those of slots 2–6.
+app); ``deeper`` those of slots 2–6. ``varied`` counts the people whose 4 prompts differ
+pairwise in at least 2 slots, as the app asks (fewer: the rule had to fill up with near-duplicates
+of the best prompt). With that rule the last slot also encodes up to 4 more prompts, the best
+predicted ones that differ pairwise (``beam_search``); ``beam_candidates_first.json`` is a first
+run without them, where 8 pooled candidates left only 1 of 30 people with varied prompts.
 
 Usage: HF_HUB_OFFLINE=1 .venv/bin/python docs/results/app/beam_candidates.py [--seeds 3]
 Writes docs/results/app/beam_candidates.json and prints a table (means ± standard errors over people).
@@ -88,6 +92,25 @@ def main() -> None:
     X_rand = np.asarray(emb.encode(rand), dtype=np.float64)
     feats = [np.asarray(emb.encode(list(s.entries)), dtype=np.float64) for s in vocab.slots]
     additive = TokenSumEmbedder(emb)
+    slot_sets = [set(sl.entries) for sl in vocab.slots]
+
+    def slots_of(text):  # a prompt's token per slot (None for a blank slot)
+        out, h = [None] * len(slot_sets), 0
+        for part in text.split(", "):
+            while h < len(slot_sets) and part not in slot_sets[h]:
+                h += 1
+            if h < len(slot_sets):
+                out[h], h = part, h + 1
+        return out
+
+    def varied(prompts):  # the 4 differ pairwise in at least RESULT_MIN_DIFF_SLOTS slots
+        ps = [slots_of(t) for t in prompts]
+        return all(
+            sum(x != y for x, y in zip(a, b)) >= RESULT_MIN_DIFF_SLOTS
+            for i, a in enumerate(ps)
+            for b in ps[i + 1 :]
+        )
+
     rows = []
     jobs = [(s, seed) for s in packaged_styles() for seed in range(args.seeds)]
     for style, seed in tqdm(jobs, desc="people"):
@@ -143,6 +166,7 @@ def main() -> None:
                 "encoded": 0 if c == "sum" else enc.first + enc.deeper,
                 "deeper": 0 if c == "sum" else enc.deeper,
                 "prompts": [t for t, _ in found],
+                "varied": varied([t for t, _ in found]),
             }
         rows.append(row)
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -156,7 +180,7 @@ def main() -> None:
     print(f"{len(rows)} people ({args.seeds} per packaged style), {args.questions} questions, {METHOD}")
     print(
         f"{'prefixes chosen by':<22} {'share of oracle':>18} {'Δ mean-4 vs before':>20} "
-        f"{'Δ top-1 vs before':>20} {'encoded':>8} {'deeper':>7}"
+        f"{'Δ top-1 vs before':>20} {'encoded':>8} {'deeper':>7} {'varied':>7}"
     )
     for name in VARIANTS:
         v = [r["variants"][name] for r in rows]
@@ -165,7 +189,8 @@ def main() -> None:
         d1 = [x["top1"] - y["top1"] for x, y in zip(v, b)]
         print(
             f"{name:<22} {mse([x['share4'] for x in v]):>18} {mse(d4):>20} {mse(d1):>20} "
-            f"{np.mean([x['encoded'] for x in v]):>8.0f} {np.mean([x['deeper'] for x in v]):>7.0f}"
+            f"{np.mean([x['encoded'] for x in v]):>8.0f} {np.mean([x['deeper'] for x in v]):>7.0f} "
+            f"{sum(x['varied'] for x in v):>4}/{len(v)}"
         )
     print(
         f"oracle (θ*, every extension) mean-4 {mse([r['oracle'] for r in rows])}, "

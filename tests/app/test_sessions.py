@@ -175,7 +175,7 @@ def test_warm_up_encodes_the_question_bank_every_session_asks(tmp_path, tiny_voc
         max_questions=5,
     )
     m.warm()
-    assert m.warmup["state"] == "ready" and m.warmup["bank"]["sets"] == 64
+    assert m.warmup["state"] == "ready" and m.warmup["bank"]["sets"] == m.warmup["bank"]["pinned_sets"] == 64
     pinned = m.shared_embedder()._pinned
     assert len(pinned) == m.warmup["bank"]["texts"] > 0
     for _ in range(6):
@@ -191,3 +191,23 @@ def test_warm_up_encodes_the_question_bank_every_session_asks(tmp_path, tiny_voc
     )
     m2.warm()
     assert "bank" not in m2.warmup and m2.shared_embedder().n_pinned == 0
+
+
+def test_warm_up_pins_a_bounded_part_of_a_large_bank(tmp_path, tiny_vocab_dir, monkeypatch):
+    """A large bank (or no question cap) does not make the first start encode without bound:
+    whole sets are pinned up to the text limit, the rest are encoded when asked."""
+    import edpbrl.app.sessions as sessions
+
+    monkeypatch.setattr(sessions, "BANK_PIN_TEXTS", 100)
+    m = SessionManager(
+        SQLiteStore(tmp_path / "m.db"),
+        vocab=str(tiny_vocab_dir),
+        embedder="hashing",
+        k=3,
+        episodes=4,
+        method="ed-pbrl-rounded:bank=500",
+    )
+    m.warm()
+    info = m.warmup["bank"]
+    assert info["sets"] == 500 and 1 <= info["pinned_sets"] < 500 and 0 < info["texts"] <= 100
+    assert m.shared_embedder().n_pinned == info["texts"]

@@ -221,6 +221,10 @@ class SharedEmbedder:
 DEFAULT_METHOD = "ed-pbrl-rounded:bank=64"
 
 RELOADING = "the session is being reloaded; try again in a moment"
+# what the warm-up encodes of a question bank at most (see SessionManager._pin_bank): 64 sets of 30
+# questions of K = 4 are ≈ 4,500 texts (7 MB, ≈ 25 s of MiniLM on 2 cores, once per vocabulary)
+BANK_PIN_QUESTIONS = 60
+BANK_PIN_TEXTS = 20_000
 
 
 class ConflictError(SessionError):
@@ -435,16 +439,24 @@ class SessionManager:
 
     def _pin_bank(self, p: Any, emb: Any) -> dict | None:
         """Encode the options of the questions every set of the method's question bank asks
-        (``bank=B``, up to the question cap) once, so that no person's answers need the encoder."""
+        (``bank=B``, up to the question cap) once, so that no person's answers need the encoder.
+        At most the first ``BANK_PIN_QUESTIONS`` questions of a set and ``BANK_PIN_TEXTS`` texts in
+        all (a large bank or no question cap would make the first start slow): the rest are
+        encoded when asked, as without a bank."""
         bank = int(getattr(p.strategy, "bank", 0) or 0)
         pin = getattr(emb, "pin", None)
         if not bank or pin is None or not hasattr(p.strategy, "bank_plan"):
             return None
+        per_set = min(self.max_questions or BANK_PIN_QUESTIONS, BANK_PIN_QUESTIONS)
         texts: dict[str, None] = {}
+        sets = 0
         for b in range(bank):
-            plan = p.strategy.bank_plan(p.ctx, b, self.episodes)
-            texts.update(dict.fromkeys(p.question_texts(plan, self.max_questions)))
-        return {"sets": bank, "texts": pin(list(texts))}
+            new = p.question_texts(p.strategy.bank_plan(p.ctx, b, self.episodes), per_set)
+            if len(texts) + len(new) > BANK_PIN_TEXTS:
+                break
+            texts.update(dict.fromkeys(new))
+            sets += 1
+        return {"sets": bank, "pinned_sets": sets, "texts": pin(list(texts))}
 
     def _spawn(self, fn, *args) -> None:
         threading.Thread(target=fn, args=args, daemon=True, name=f"edpbrl-{fn.__name__}").start()

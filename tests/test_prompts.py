@@ -269,3 +269,18 @@ def test_capped_beam_keeps_the_diversity_rule():
             sum(x != y for x, y in zip(a, b)) >= 2 for i, a in enumerate(parts) for b in parts[i + 1 :]
         )
         assert [len(c) for c in counting.calls[:-1]] == [4, 4, 4] and len(counting.calls[-1]) <= 8
+
+
+def test_diverse_tries_other_first_picks_when_the_best_blocks_the_rest():
+    """The best prompt differs from each other one in a single slot, while those differ pairwise in
+    two: greedy from the best finds no varied set, greedy from the next one finds n of them."""
+    from edpbrl.prompts import _diverse
+
+    best = (["a", "b", "c"], 1.0)
+    others = [(["x", "b", "c"], 0.9), (["a", "y", "c"], 0.8), (["a", "b", "z"], 0.7)]
+    got = _diverse([best, *others], n=3, min_diff=2)
+    assert got == others
+    # when no start finds n, the largest varied set is filled up with the best remaining
+    got = _diverse([best, (["a", "b", "z"], 0.5)], n=2, min_diff=2)
+    assert [s for _, s in got] == [1.0, 0.5]
+    assert _diverse([], n=2, min_diff=2) == []

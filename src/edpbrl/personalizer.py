@@ -34,10 +34,11 @@ from .vocab import Vocabulary
 
 FEEDBACK = ("dense", "final")  # dense: one question per slot over prefixes; final: one per episode
 # prefixes the beam search for best_prompts encodes per slot (of beam × shortlist = 120), chosen
-# by the pooled prediction: on 30 simulated app users (docs/results/app/beam_candidates.py) 12
-# find prompts better by the people's true taste than the additive rule's 20 did (+0.005 ± 0.003)
-# with 72 prefixes encoded instead of 112, still varied for 29 of 30 people (8: 26 of 30)
-BEAM_CANDIDATES = 12
+# by the pooled prediction: on 30 simulated app users (docs/results/app/beam_candidates.py) 8 find
+# prompts as good by the people's true taste as the additive rule's 20 did (+0.001 ± 0.003), as
+# varied (30 of 30), with 52 prefixes encoded instead of 112; 12 (+0.005) and 20 (+0.0095) find
+# better ones at more CPU — on 2 cores at one answer per second 8 is what keeps results under 2 s
+BEAM_CANDIDATES = 8
 # the prompts shown as a person's result (the app's results page, the θ export): the best n that
 # differ pairwise in at least this many slots (the plain top 4 often differ by one word)
 RESULT_MIN_DIFF_SLOTS = 2

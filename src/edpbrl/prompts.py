@@ -76,17 +76,39 @@ def _differ(a: list[str], b: list[str]) -> int:
     return sum(x != y for x, y in zip(a, b))
 
 
+def _greedy_varied(scored, n: int, min_diff: int, first: int = 0) -> list:
+    """Greedy by score from ``scored[first]`` on: keep a candidate when it differs from every kept
+    one in ≥ min_diff slots (at most n)."""
+    kept = [scored[first]]
+    for cs in scored:
+        if len(kept) == n:
+            break
+        if cs is not scored[first] and all(_differ(cs[0], k) >= min_diff for k, _ in kept):
+            kept.append(cs)
+    return kept
+
+
+DIVERSE_STARTS = 10  # first picks _diverse tries when greedy from the best one falls short
+
+
 def _diverse(scored: list[tuple[list[str], float]], n: int, min_diff: int) -> list[tuple[list[str], float]]:
-    """Greedy by score: keep a candidate when it differs from every kept one in ≥ min_diff slots;
-    fill up with the best remaining candidates when fewer than n qualify."""
-    kept = []
-    for c, s in scored:
-        if all(_differ(c, k) >= min_diff for k, _ in kept):
-            kept.append((c, s))
-            if len(kept) == n:
-                return kept
-    rest = [cs for cs in scored if cs not in kept]
-    return sorted(kept + rest[: n - len(kept)], key=lambda cs: -cs[1])
+    """Greedy by score: keep a candidate when it differs from every kept one in ≥ min_diff slots.
+    When that finds fewer than n (the best prompt can block the others), greedy again from each of
+    the next best candidates and take the first set of n found; else fill up the largest set with
+    the best remaining candidates."""
+    if not scored:
+        return []
+    best = _greedy_varied(scored, n, min_diff)
+    for first in range(1, min(DIVERSE_STARTS, len(scored))):
+        if len(best) >= n:
+            break
+        other = _greedy_varied(scored, n, min_diff, first)
+        if len(other) > len(best):
+            best = other
+    if len(best) >= n:
+        return sorted(best, key=lambda cs: -cs[1])
+    rest = [cs for cs in scored if cs not in best]
+    return sorted(best + rest[: n - len(best)], key=lambda cs: -cs[1])
 
 
 def beam_search(

@@ -12,6 +12,7 @@ a session is restored by :meth:`Personalizer.from_config` and replaying its answ
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -301,8 +302,8 @@ class Personalizer:
     def question_texts(self, episodes: np.ndarray, questions: int | None = None) -> list[str]:
         """Distinct option texts of the first ``questions`` (default: all) questions that the
         episodes (n, K, H) make, in order (e.g. to encode a strategy's question bank at once)."""
-        qs = [opts for ep in episodes for _, opts in self._episode_questions(ep)]
-        return list(dict.fromkeys(t for opts in qs[:questions] for t in opts))
+        qs = itertools.islice((opts for ep in episodes for _, opts in self._episode_questions(ep)), questions)
+        return list(dict.fromkeys(t for opts in qs for t in opts))  # (episodes past the cap: not read)
 
     @property
     def design(self):

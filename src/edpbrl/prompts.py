@@ -167,18 +167,16 @@ def beam_search(
                     for i in order
                 ]
             ranked = sorted(range(len(cands)), key=lambda j: -guess[j])  # stable: ties keep order
-            keep, seen = [], set()
+            keep: list[int] = []
             if h == last and min_diff_slots > 0:
                 # the diversity rule needs varied full prompts to choose from: first the best
                 # predicted ones that differ pairwise in min_diff_slots slots (up to n), then the rest
+                first: dict[str, int] = {}  # each text's best-predicted extension, in rank order
                 for j in ranked:
-                    if texts[j] not in seen and all(
-                        _differ(cands[j], cands[i]) >= min_diff_slots for i in keep
-                    ):
-                        seen.add(texts[j])
-                        keep.append(j)
-                        if len(keep) >= n:
-                            break
+                    first.setdefault(texts[j], j)
+                varied = _greedy_varied([(cands[j], j) for j in first.values()], n, min_diff_slots)
+                keep = [j for _, j in varied]
+            seen = {texts[j] for j in keep}
             budget = len(keep) + candidates
             for j in ranked:
                 if len(keep) >= budget:

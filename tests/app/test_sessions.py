@@ -160,21 +160,20 @@ def test_shared_embedder_pins_rows_past_its_lru_and_across_restarts(tmp_path):
     assert inner2.texts == 0
 
 
+def _warm_manager(db, vocab_dir, **kw) -> SessionManager:
+    """A manager on a fresh store (hashing encoder, the tiny vocabulary), warmed up."""
+    m = SessionManager(SQLiteStore(db), vocab=str(vocab_dir), embedder="hashing", **kw)
+    m.warm()
+    return m
+
+
 def test_warm_up_encodes_the_question_bank_every_session_asks(tmp_path, tiny_vocab_dir):
     """With the default method (a question bank) the warm-up pins the options of the first
     ``max_questions`` questions of every bank set, so a person's answers need no encoder call."""
     from edpbrl.app.sessions import DEFAULT_METHOD
 
     assert "bank=" in DEFAULT_METHOD
-    m = SessionManager(
-        SQLiteStore(tmp_path / "m.db"),
-        vocab=str(tiny_vocab_dir),
-        embedder="hashing",
-        k=3,
-        episodes=4,
-        max_questions=5,
-    )
-    m.warm()
+    m = _warm_manager(tmp_path / "m.db", tiny_vocab_dir, k=3, episodes=4, max_questions=5)
     assert m.warmup["state"] == "ready" and m.warmup["bank"]["sets"] == m.warmup["bank"]["pinned_sets"] == 64
     pinned = m.shared_embedder()._pinned
     assert len(pinned) == m.warmup["bank"]["texts"] > 0
@@ -183,13 +182,7 @@ def test_warm_up_encodes_the_question_bank_every_session_asks(tmp_path, tiny_voc
         _wait(rt)
         asked = [t for q in rt.p._questions[:5] for t in q.options]
         assert asked and all(t in pinned for t in asked)
-    m2 = SessionManager(
-        SQLiteStore(tmp_path / "m2.db"),
-        vocab=str(tiny_vocab_dir),
-        embedder="hashing",
-        method="ed-pbrl-rounded",
-    )
-    m2.warm()
+    m2 = _warm_manager(tmp_path / "m2.db", tiny_vocab_dir, method="ed-pbrl-rounded")
     assert "bank" not in m2.warmup and m2.shared_embedder().n_pinned == 0
 
 
@@ -199,15 +192,7 @@ def test_warm_up_pins_a_bounded_part_of_a_large_bank(tmp_path, tiny_vocab_dir, m
     import edpbrl.app.sessions as sessions
 
     monkeypatch.setattr(sessions, "BANK_PIN_TEXTS", 100)
-    m = SessionManager(
-        SQLiteStore(tmp_path / "m.db"),
-        vocab=str(tiny_vocab_dir),
-        embedder="hashing",
-        k=3,
-        episodes=4,
-        method="ed-pbrl-rounded:bank=500",
-    )
-    m.warm()
+    m = _warm_manager(tmp_path / "m.db", tiny_vocab_dir, k=3, episodes=4, method="ed-pbrl-rounded:bank=500")
     info = m.warmup["bank"]
     assert info["sets"] == 500 and 1 <= info["pinned_sets"] < 500 and 0 < info["texts"] <= 100
     assert m.shared_embedder().n_pinned == info["texts"]

@@ -79,6 +79,51 @@ def test_state_of_a_new_session(ctx):
     assert views.session_state(ctx, rt)["question"] == q
 
 
+def test_ready_always_comes_with_the_designed_row(ctx, monkeypatch):
+    """A state read while the design is being recorded must not say "ready" with the row from
+    before the design (no certificate), nor cache that old row (a race once seen in CI)."""
+    store = ctx.store
+    sid = store.create_session(style="calm", k=3, episodes=2)
+    rt = Runtime(sid=sid)
+    cert = {"converged": True, "relative_gap": 1e-5}
+    read = store.get_session
+
+    def read_then_finish_design(s):
+        row = read(s)  # the row as it was: no config, no certificate
+        if rt.state == "designing":  # the design thread records and finishes right after the read
+            store.set_design(sid, config={"k": 3}, certificate=cert, n_questions=6, seconds=0.1)
+            rt.forget_row()
+            rt.finish("ready")
+        return row
+
+    monkeypatch.setattr(store, "get_session", read_then_finish_design)
+    first = views.session_state(ctx, rt)
+    assert first["state"] == "designing" and first["certificate"] is None
+    assert rt.row is None  # the row read before the design was not cached
+    second = views.session_state(ctx, rt)
+    assert second["certificate"] == cert and second["n_questions"] == 6
+
+
+def test_a_row_read_before_a_change_is_not_cached(ctx, monkeypatch):
+    store = ctx.store
+    sid = store.create_session(style="calm", k=3, episodes=2)
+    store.set_design(sid, config={"k": 3}, certificate=None, n_questions=6, seconds=0.1)
+    rt = Runtime(sid=sid, state="ready")
+    read = store.get_session
+
+    def read_then_share(s):
+        row = read(s)
+        store.set_share(sid, True)  # another request changes the row right after this read
+        rt.forget_row()
+        return row
+
+    monkeypatch.setattr(store, "get_session", read_then_share)
+    assert ctx.manager.session_row(rt)["share"] is False  # this caller sees what it read...
+    assert rt.row is None  # ...but it is not kept
+    monkeypatch.setattr(store, "get_session", read)
+    assert ctx.manager.session_row(rt)["share"] is True and rt.row["share"] is True
+
+
 def test_answer_summary_and_result(ctx):
     rt = new_session(ctx)
     q = views.session_state(ctx, rt)["question"]

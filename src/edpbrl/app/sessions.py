@@ -51,7 +51,10 @@ class Runtime:
 
     ``pins`` counts requests using the runtime (a pinned runtime is never evicted); ``row`` is the
     session's stored row and ``shown`` the stored row of the question on screen, both cached so
-    that showing and answering a question touch the store only to write.
+    that showing and answering a question touch the store only to write. ``row`` is read without
+    ``lock`` (see :meth:`SessionManager.session_row`): change it only through :meth:`forget_row`
+    and :meth:`keep_row`, which count its generations so that a row read before a change is never
+    cached after it.
     """
 
     sid: str
@@ -69,12 +72,27 @@ class Runtime:
     loaded: threading.Event = field(default_factory=threading.Event)  # set once ready or failed
     synced: list[int] = field(default_factory=list)  # store ids of the live answers ``p`` holds
     n_ext: int = 0  # stored extensions ``p`` has applied
+    row_lock: threading.Lock = field(default_factory=threading.Lock)  # guards row and row_gen only
+    row_gen: int = 0  # bumped whenever the stored row may have changed
+
+    def forget_row(self) -> None:
+        """The stored row may have changed: drop the cached one (and any read still in flight)."""
+        with self.row_lock:
+            self.row, self.row_gen = None, self.row_gen + 1
+
+    def keep_row(self, row: dict | None, gen: int | None = None) -> None:
+        """Cache ``row``, read from the store when the generation was ``gen`` (None: now, under
+        a lock that serialises every change); a row read before a :meth:`forget_row` is dropped."""
+        with self.row_lock:
+            if gen is None or gen == self.row_gen:
+                self.row = row
 
     def set_progress(self, done: int, total: int, message: str = "") -> None:
         self.progress = {"done": int(done), "total": int(total), "message": str(message)}
 
     def finish(self, state: str, error: str | None = None) -> None:
-        self.state, self.error = state, error
+        self.error = error  # before the state: readers take the state first (session_state)
+        self.state = state
         self.loaded.set()
 
 
@@ -504,7 +522,7 @@ class SessionManager:
             return
         with rt.lock:
             rt.p, rt.synced, rt.n_ext = p, [], 0
-            rt.row = None
+            rt.forget_row()
             rt.finish("ready")
 
     def _load(self, rt: Runtime) -> None:
@@ -525,13 +543,16 @@ class SessionManager:
             return
         with rt.lock:
             rt.p, rt.synced, rt.n_ext = p, [a["id"] for a in answers], len(row["extensions"])
-            rt.row, rt.shown = row, None
+            rt.forget_row()
+            rt.keep_row(row)
+            rt.shown = None
             rt.cache.clear()
             rt.finish("ready")
 
     def _reload(self, rt: Runtime) -> None:
         """Rebuild ``rt``'s personalizer from the store in the background (state ``loading``)."""
-        rt.state, rt.p, rt.row, rt.shown = "loading", None, None, None
+        rt.state, rt.p, rt.shown = "loading", None, None
+        rt.forget_row()
         rt.loaded.clear()
         rt.cache.clear()
         self._spawn(self._load, rt)
@@ -553,7 +574,8 @@ class SessionManager:
         keep = 0  # answers both hold, in the same order
         while keep < min(len(ids), len(rt.synced)) and ids[keep] == rt.synced[keep]:
             keep += 1
-        rt.row, rt.shown = None, None
+        rt.forget_row()
+        rt.shown = None
         try:
             for _ in range(len(rt.synced) - keep):
                 if not rt.p.undo():
@@ -597,7 +619,7 @@ class SessionManager:
                 self.forget(rt.sid)  # rebuild from the store next time
                 return
             rt.cache.clear()
-            rt.row = None
+            rt.forget_row()
             if len(self.session_row(rt)["extensions"]) == rt.n_ext + 1:
                 rt.n_ext += 1
                 rt.finish("ready")
@@ -606,10 +628,16 @@ class SessionManager:
 
     # -- questions and answers (call with rt.lock held) ---------------------------------------
     def session_row(self, rt: Runtime) -> dict:
-        """The session's stored row (cached in the runtime; re-read after a design or extend)."""
-        if rt.row is None or rt.row.get("config") is None:
-            rt.row = self.store.get_session(rt.sid)
-        return rt.row
+        """The session's stored row (cached in the runtime; re-read after a design or extend).
+
+        Safe without ``rt.lock``: a row read while a design, restore, extension or sharing change
+        was being recorded is returned to this caller but not cached (:meth:`Runtime.keep_row`)."""
+        with rt.row_lock:
+            row, gen = rt.row, rt.row_gen
+        if row is None or row.get("config") is None:
+            row = self.store.get_session(rt.sid)
+            rt.keep_row(row, gen)
+        return row
 
     def current(self, rt: Runtime) -> tuple[Any, dict] | None:
         """``(query, shown-question row)`` for the question to show now, or ``None`` when done."""

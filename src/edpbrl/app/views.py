@@ -83,13 +83,16 @@ def result_image_url(ctx: AppContext, sid: str, n: int) -> str | None:
 
 def session_state(ctx: AppContext, rt: Runtime) -> dict[str, Any]:
     """The session as the question page sees it; ``question`` is the one to answer now."""
-    row = ctx.manager.session_row(rt)  # (no lock: a stale cached row is re-read, never wrong)
+    # The state first, then the row: a design or restore records its row before it says
+    # "ready", so a "ready" seen here always comes with the designed row (certificate, count).
+    state, progress, error = rt.state, rt.progress, rt.error
+    row = ctx.manager.session_row(rt)  # (no lock: see session_row)
     out: dict[str, Any] = {
         "id": rt.sid,
         "style": row["style"],
-        "state": rt.state,
-        "progress": rt.progress,
-        "error": rt.error,
+        "state": state,
+        "progress": progress,
+        "error": error,
         "k": row["k"],
         "n_questions": row["n_questions"],
         "n_answered": 0,
@@ -101,10 +104,10 @@ def session_state(ctx: AppContext, rt: Runtime) -> dict[str, Any]:
         "certificate": row["certificate"],
         "images": ctx.generator is not None,
     }
-    if rt.state != "ready" or rt.p is None:
+    if state != "ready":
         return out
     with rt.lock:
-        if not ctx.manager.in_step(rt):  # another process changed it beyond replay: rebuilding
+        if not ctx.manager.in_step(rt):  # rebuilding (changed elsewhere beyond replay, or restarted)
             out["state"], out["progress"] = rt.state, rt.progress
             return out
         p = rt.p
@@ -249,8 +252,7 @@ def extend_session(ctx: AppContext, rt: Runtime, episodes: int) -> dict[str, Any
 def set_share(ctx: AppContext, rt: Runtime, share: bool) -> dict[str, Any]:
     """Record whether the person lets their estimated taste join the population prior."""
     ctx.store.set_share(rt.sid, bool(share))
-    with rt.lock:
-        rt.row = None  # re-read: the cached row holds the old choice
+    rt.forget_row()  # re-read: the cached row holds the old choice
     return {"id": rt.sid, "share": bool(share)}
 
 

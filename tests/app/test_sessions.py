@@ -196,3 +196,46 @@ def test_warm_up_pins_a_bounded_part_of_a_large_bank(tmp_path, tiny_vocab_dir, m
     info = m.warmup["bank"]
     assert info["sets"] == 500 and 1 <= info["pinned_sets"] < 500 and 0 < info["texts"] <= 100
     assert m.shared_embedder().n_pinned == info["texts"]
+
+
+def test_an_evicted_session_is_freed_at_once_not_by_the_garbage_collector(tmp_path, tiny_vocab_dir):
+    """A server holds many long-lived objects, so full garbage collections are rare: an evicted
+    session whose runtime and personalizer form a reference cycle keeps its tensors for minutes
+    (the soak's memory creep). Designed, restored and extended sessions must all be freed by
+    reference counting alone."""
+    import gc
+    import weakref
+
+    m = SessionManager(
+        SQLiteStore(tmp_path / "m.db"),
+        vocab=str(tiny_vocab_dir),
+        embedder="hashing",
+        idle_seconds=0.0,
+        min_idle=0.0,
+    )
+    designed = m.create(style="x", k=3, episodes=2)
+    _wait(designed)
+    with designed.lock:
+        _, shown = m.current(designed)
+        m.answer(designed, shown["id"], "choose", 0)
+    m.extend(designed, 1)
+    _wait(designed)
+    m2 = SessionManager(
+        m.store, vocab=str(tiny_vocab_dir), embedder="hashing", idle_seconds=0.0, min_idle=0.0
+    )
+    restored = m2.get(designed.sid)
+    _wait(restored)
+    assert designed.state == restored.state == "ready"
+    refs = [weakref.ref(o) for o in (designed, designed.p, restored, restored.p)]
+    del designed, restored
+    gc.collect()  # (whatever earlier tests left)
+    gc.disable()
+    try:
+        for manager in (m, m2):
+            manager._swept = 0.0
+            with manager._guard:
+                manager._make_room()
+            assert manager.n_live == 0
+        assert [r() is None for r in refs] == [True] * 4
+    finally:
+        gc.enable()

@@ -24,6 +24,7 @@ import queue
 import random
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -89,6 +90,20 @@ class Runtime:
 
     def set_progress(self, done: int, total: int, message: str = "") -> None:
         self.progress = {"done": int(done), "total": int(total), "message": str(message)}
+
+    def reporter(self) -> Callable[..., None]:
+        """:meth:`set_progress` for the personalizer to keep, holding this runtime weakly: a
+        strong reference would make runtime → personalizer → runtime a cycle, and an evicted
+        session's tensors would then wait for a full garbage collection (rare in a server holding
+        many objects) instead of being freed at once."""
+        ref = weakref.ref(self)
+
+        def report(done: int, total: int, message: str = "") -> None:
+            rt = ref()
+            if rt is not None:
+                rt.set_progress(done, total, message)
+
+        return report
 
     def finish(self, state: str, error: str | None = None) -> None:
         self.error = error  # before the state: readers take the state first (session_state)
@@ -504,7 +519,7 @@ class SessionManager:
         t0 = time.perf_counter()
         rt.set_progress(0, 1, "computing the design")
         try:
-            p = self._make(k, episodes, rt.set_progress, words)
+            p = self._make(k, episodes, rt.reporter(), words)
             cert = p.certificate
             config = dict(p.config)
             if self.embedder_spec is not None and self._factory is None:
@@ -534,7 +549,7 @@ class SessionManager:
                 self.store,
                 rt.sid,
                 embedder=self.shared_embedder(),
-                progress=rt.set_progress,
+                progress=rt.reporter(),
                 row=row,
                 answers=answers,
             )

@@ -124,6 +124,36 @@ def test_shared_embedder_serves_disk_cached_calls_while_copies_are_busy(tmp_path
         shared._pool.put(taken)
 
 
+def test_shared_embedder_cache_holds_its_rows_not_their_batches():
+    """The LRU's memory is bounded by its row count: a cached row must not be a view that keeps
+    the whole batch it was encoded in alive (the soaks' slow growth of large heap blocks)."""
+    import gc
+    import weakref
+
+    import numpy as np
+
+    from edpbrl.app.sessions import SharedEmbedder
+    from edpbrl.embed import HashingEmbedder
+
+    batches = []
+
+    class Keeping(HashingEmbedder):
+        def encode(self, texts):
+            out = np.asarray(super().encode(texts), dtype=np.float32)
+            batches.append(weakref.ref(out))
+            return out
+
+    shared = SharedEmbedder(Keeping(16), rows=5)
+    for b in range(4):
+        shared.encode([f"batch {b} text {i}" for i in range(50)])
+    gc.collect()
+    assert len(shared._rows) == 5 and all(r.base is None and r.shape == (16,) for r in shared._rows.values())
+    assert [ref() is None for ref in batches] == [True] * 4  # every batch freed, its last rows kept
+    np.testing.assert_array_equal(
+        shared.encode(["batch 3 text 49"])[0], Keeping(16).encode(["batch 3 text 49"])[0]
+    )
+
+
 def test_shared_embedder_pins_rows_past_its_lru_and_across_restarts(tmp_path):
     """Pinned rows (a question bank's options) are served without an encoder call however many
     other rows pass through the LRU, and a second server reads them from the disk cache."""

@@ -202,7 +202,9 @@ class SharedEmbedder:
             with self._cache_lock:
                 for t, row in zip(missing, new, strict=True):
                     found[t] = row
-                    self._rows[t] = row
+                    # a copy: a view would keep its whole batch alive while any one of its rows
+                    # is cached, so the LRU's memory would not be bounded by its row count
+                    self._rows[t] = row.copy()
                 while len(self._rows) > self.rows:
                     self._rows.popitem(last=False)
         return np.stack([found[t] for t in texts])

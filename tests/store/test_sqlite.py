@@ -58,3 +58,34 @@ def test_a_store_from_before_sharing_gains_the_column(tmp_path):
                   " VALUES ('old', 1, 1, 3, 1, 7, 'ready')")  # fmt: skip
     store = open_store(path)
     assert store.get_session("old")["share"] is False and store.shared_session_ids() == []
+
+
+def test_a_finished_threads_connection_is_closed_without_the_garbage_collector(tmp_path, monkeypatch):
+    """The app designs and restores each session in a thread of its own; each thread's connection
+    must be closed when the thread ends, not when a (rare) full garbage collection finds it."""
+    import gc
+    import threading
+
+    import edpbrl.store.sqlite as backend
+
+    opened = []
+    connect = backend.sqlite3.connect
+    monkeypatch.setattr(
+        backend.sqlite3, "connect", lambda *a, **k: opened.append(connect(*a, **k)) or opened[-1]
+    )
+    store = SQLiteStore(tmp_path / "s.db")
+    gc.collect()
+    gc.disable()
+    try:
+        t = threading.Thread(
+            target=lambda: store.get_session(store.create_session(style="x", k=2, episodes=1))
+        )
+        t.start()
+        t.join()
+        assert len(opened) == 2  # the opening thread's, then the worker's
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            opened[1].execute("SELECT 1")
+        assert opened[0].execute("SELECT 1").fetchone()  # this thread's stays open for reuse
+        assert store.session_ids()  # and serves the next call
+    finally:
+        gc.enable()

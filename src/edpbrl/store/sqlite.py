@@ -106,6 +106,25 @@ def _row(cur: sqlite3.Cursor, row: tuple) -> dict[str, Any]:
     return out
 
 
+class _ThreadConnection:
+    """One thread's connection, closed when the thread ends and this holder goes with its
+    thread-local storage. A ``sqlite3`` connection sits in a reference cycle (its statement
+    cache), so without this a finished thread's connection — a file handle and its page cache —
+    would stay open until a full garbage collection; the app starts a thread per session design
+    or restore."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __del__(self):
+        try:
+            self.conn.close()
+        except Exception:  # (at interpreter exit, or a connection already closed)
+            pass
+
+
 class SQLiteStore:
     """The SQLite backend. Thread-safe: each thread uses its own connection."""
 
@@ -151,23 +170,18 @@ class SQLiteStore:
     def _conn(self):
         """This thread's connection (opened on first use; kept open, so closing it never forces
         a checkpoint of the WAL on the request path)."""
-        conn = getattr(self._local, "conn", None)
+        held = getattr(self._local, "held", None)
+        conn = None if held is None else held.conn
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._local.conn, self._local.sync = conn, "FULL"
+            self._local.held, self._local.sync = _ThreadConnection(conn), "FULL"
             conn.row_factory = _row
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=FULL")
         yield conn
 
     def _drop_conn(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+        self._local.held = None  # (closes it)
 
     @contextmanager
     def _tx(self, *, durable: bool = True):

@@ -39,10 +39,16 @@ def unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def main() -> None:
+def guess_world():
+    """(config, world) of ``experiment guess`` with our protocol, MiniLM, the packaged prior and
+    the style's name as words (shared with words_retrieval.py)."""
     args = ["experiment", "guess", "--protocol", "ours", "--embedder", "minilm", "--prior", "packaged"]
     cfg = sim_config(build_parser().parse_args([*args, "--words", "auto"]))
-    w = setup_world(cfg)
+    return cfg, setup_world(cfg)
+
+
+def main() -> None:
+    cfg, w = guess_world()
     X, Xs = w.X_test_learner, w.X_test_user
     styles = ["paper:medieval", "paper:technological", *packaged_styles()]
     rows = []

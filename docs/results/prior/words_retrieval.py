@@ -29,12 +29,11 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
+from sentence_words import guess_world, unit  # noqa: E402  (this script's folder)
 from tqdm import tqdm  # noqa: E402
 
 import edpbrl  # noqa: E402
-from edpbrl.cli.main import build_parser  # noqa: E402
-from edpbrl.cli.options import sim_config  # noqa: E402
-from edpbrl.experiments.simulate import learner_prior, person_theta, person_words, setup_world  # noqa: E402
+from edpbrl.experiments.simulate import learner_prior, person_theta, person_words  # noqa: E402
 from edpbrl.prior import member_name  # noqa: E402
 from edpbrl.users import packaged_styles, preference_error, read_style  # noqa: E402
 
@@ -46,14 +45,8 @@ NEAREST = (5, 10, 20, 40, 80)
 WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.6)
 
 
-def unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v)
-
-
 def main() -> None:
-    args = ["experiment", "guess", "--protocol", "ours", "--embedder", "minilm", "--prior", "packaged"]
-    cfg = sim_config(build_parser().parse_args([*args, "--words", "auto"]))
-    w = setup_world(cfg)
+    cfg, w = guess_world()
     X, Xs = w.X_test_learner, w.X_test_user
     files = sorted((DATA / "population").glob("*.txt")) + sorted((DATA / "styles").glob("*.txt"))
     sents, owner = [], []

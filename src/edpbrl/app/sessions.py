@@ -78,14 +78,16 @@ class Runtime:
 
     def forget_row(self) -> None:
         """The stored row may have changed: drop the cached one (and any read still in flight)."""
-        with self.row_lock:
-            self.row, self.row_gen = None, self.row_gen + 1
+        self.keep_row(None)
 
     def keep_row(self, row: dict | None, gen: int | None = None) -> None:
-        """Cache ``row``, read from the store when the generation was ``gen`` (None: now, under
-        a lock that serialises every change); a row read before a :meth:`forget_row` is dropped."""
+        """Cache ``row``: with ``gen``, a row read from the store when the generation was ``gen``
+        (dropped when a change came since); without, the row as it is now, recorded by a change
+        (under a lock that serialises changes), which starts a new generation."""
         with self.row_lock:
-            if gen is None or gen == self.row_gen:
+            if gen is None:
+                self.row, self.row_gen = row, self.row_gen + 1
+            elif gen == self.row_gen:
                 self.row = row
 
     def set_progress(self, done: int, total: int, message: str = "") -> None:
@@ -176,6 +178,14 @@ class SharedEmbedder:
             for c in copies:
                 self._pool.put(c)
 
+    def _fresh(self, texts: list[str]) -> tuple[np.ndarray, bool]:
+        """Rows of ``texts`` not held in memory, and whether they had to be encoded: a call
+        cached on disk (the vocabulary's tokens after a restart) needs no encoder copy, so it is
+        served while the copies are busy, e.g. loading their models at warm-up."""
+        lookup = getattr(self.inner, "cached", None)
+        rows = lookup(texts) if lookup is not None else None
+        return (self._run(texts), True) if rows is None else (rows, False)
+
     def encode(self, texts):
         texts = check_texts(texts)
         if not texts:
@@ -193,12 +203,7 @@ class SharedEmbedder:
                     found[t] = row
         missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            # a call cached on disk (the vocabulary's tokens after a restart) needs no encoder
-            # copy: it is served while the copies are busy, e.g. loading their models at warm-up
-            lookup = getattr(self.inner, "cached", None)
-            new = lookup(missing) if lookup is not None else None
-            if new is None:
-                new = self._run(missing)
+            new, _ = self._fresh(missing)
             with self._cache_lock:
                 for t, row in zip(missing, new, strict=True):
                     found[t] = row
@@ -215,13 +220,10 @@ class SharedEmbedder:
         texts = list(dict.fromkeys(check_texts(texts)))
         if not texts:
             return 0
-        lookup = getattr(self.inner, "cached", None)
-        rows = lookup(texts) if lookup is not None else None
-        if rows is None:
-            rows = self._run(texts)
-            put = getattr(self.inner, "put", None)
-            if put is not None:  # the next start reads them from disk
-                put(texts, rows)
+        rows, encoded = self._fresh(texts)
+        put = getattr(self.inner, "put", None)
+        if encoded and put is not None:  # the next start reads them from disk
+            put(texts, rows)
         rows = np.asarray(rows, dtype=np.float32)
         with self._cache_lock:
             self._pinned.update(zip(texts, rows, strict=True))
@@ -560,7 +562,6 @@ class SessionManager:
             return
         with rt.lock:
             rt.p, rt.synced, rt.n_ext = p, [a["id"] for a in answers], len(row["extensions"])
-            rt.forget_row()
             rt.keep_row(row)
             rt.shown = None
             rt.cache.clear()

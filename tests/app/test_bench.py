@@ -54,6 +54,28 @@ def test_short_crash_run(tiny_vocab_dir):
     assert r["people"]["failed"] == 0, text
 
 
+def test_a_recovery_acknowledged_before_the_killer_sees_the_server_counts():
+    """People retry at once, so the first answer the new process accepts can be acknowledged
+    before the killer's poll records the server as back (a CI run once found no recovery at all
+    because every session's next answer fell in that window). Recovery is the first answer sent
+    after the old process was gone; an answer the old process took just before it died is not."""
+    from edpbrl.app.bench.crash import _recoveries
+    from edpbrl.app.bench.people import Ack, Ledger
+
+    kill = {"at": 10.0, "dead_at": 10.01, "up_at": 12.5}
+    led = Ledger()
+    led.acks += [
+        Ack("a", "q1", "choose", 0, first_try=9.0, at=9.1, sent=9.0),  # before the kill
+        Ack("a", "q2", "choose", 0, first_try=9.99, at=10.005, sent=9.99),  # the old process's reply
+        Ack("a", "q3", "choose", 0, first_try=10.2, at=12.4, sent=12.3),  # the new one, before up_at
+        Ack("a", "q4", "choose", 0, first_try=12.6, at=12.7, sent=12.6),
+        Ack("b", "q1", "choose", 0, first_try=9.5, at=9.6, sent=9.5),
+        Ack("b", "q2", "choose", 0, first_try=11.0, at=13.0, sent=12.8),
+    ]
+    from_up, from_kill = _recoveries(led, [kill])
+    assert from_up == pytest.approx([0.0, 0.5]) and from_kill == pytest.approx([2.2, 2.0])
+
+
 def test_loopback_only():
     assert check_loopback("http://127.0.0.1:8000/") == "http://127.0.0.1:8000"
     assert check_loopback("http://localhost:1") and check_loopback("http://[::1]:5")

@@ -42,7 +42,9 @@ class CrashConfig:
 
 def _recoveries(ledger: Ledger, kills: list[dict]) -> tuple[list[float], list[float]]:
     """For every session answered before a kill: seconds from when its person (re)tried with the
-    server back up, and from the kill, to the session's next acknowledged answer."""
+    server back up, and from the kill, to the session's next acknowledged answer — the first one
+    whose request was sent after the killed process was gone (so the new process answered it; it
+    may be acknowledged before the killer's poll notices the server is back: 0 s from then)."""
     by_sid: dict[str, list] = {}
     for a in sorted(ledger.acks, key=lambda a: a.at):
         by_sid.setdefault(a.sid, []).append(a)
@@ -51,12 +53,12 @@ def _recoveries(ledger: Ledger, kills: list[dict]) -> tuple[list[float], list[fl
         for acks in by_sid.values():
             if not any(a.at < k["at"] for a in acks):
                 continue  # the session began after this kill
-            nxt = next((a for a in acks if a.at > k["up_at"]), None)
+            nxt = next((a for a in acks if a.sent > k["dead_at"]), None)
             if nxt is None:
                 continue
             if k.get("next_at") is not None and nxt.at > k["next_at"]:
                 continue
-            from_up.append(nxt.at - max(nxt.first_try, k["up_at"]))
+            from_up.append(max(0.0, nxt.at - max(nxt.first_try, k["up_at"])))
             from_kill.append(nxt.at - max(nxt.first_try, k["at"]))
     return from_up, from_kill
 
@@ -81,14 +83,23 @@ def run_crash(cfg: CrashConfig) -> dict[str, Any]:
             if done.wait(rng.uniform(*cfg.gap)):
                 return
             at = time.monotonic()
-            server.kill()
+            server.kill()  # (returns once the process is gone)
+            dead_at = time.monotonic()
             if kills:
                 kills[-1]["next_at"] = at
             server.start()
             up = server.wait_up(ready=False)  # accepting requests again
             up_at = time.monotonic()
             ready = server.wait_up(ready=True)
-            kills.append({"at": at, "up_at": up_at, "restart_s": round(up, 2), "ready_s": round(ready, 2)})
+            kills.append(
+                {
+                    "at": at,
+                    "dead_at": dead_at,
+                    "up_at": up_at,
+                    "restart_s": round(up, 2),
+                    "ready_s": round(ready, 2),
+                }
+            )
         done.wait(cfg.after)
         stop_people.set()
 

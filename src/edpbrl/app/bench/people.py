@@ -75,6 +75,7 @@ class Ack:
     position: int | None
     first_try: float  # when this answer was first sent (monotonic)
     at: float  # when it was acknowledged
+    sent: float = 0.0  # when the request that was acknowledged was sent (the last try)
 
 
 @dataclass
@@ -249,10 +250,11 @@ class Person:
         first = time.monotonic()
         while True:
             self.ledger.sent.append((sid, q["id"], body["action"], body.get("position")))
+            sent = time.monotonic()
             r = await self.call("answer", "POST", f"/api/sessions/{sid}/answer", json=body)
             if r is not None and r.status_code == 200:
                 self.ledger.acks.append(
-                    Ack(sid, q["id"], body["action"], body.get("position"), first, time.monotonic())
+                    Ack(sid, q["id"], body["action"], body.get("position"), first, time.monotonic(), sent)
                 )
                 return r.json(), 1
             if r is not None and r.status_code == 429:
